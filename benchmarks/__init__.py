@@ -1,0 +1,5 @@
+"""Performance figures, printed side by side: ours, plain NumPy, and PyTorch CPU when installed.
+
+Run ``python -m benchmarks`` (or ``python benchmarks/run.py``) from the repository root.
+Speed is measured here, never timed in the tests.
+"""

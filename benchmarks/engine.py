@@ -1,0 +1,145 @@
+"""The engine's overhead and its BLAS-bound throughput.
+
+1. Per-op overhead: a chain of 200 small elementwise ops (mul, add, tanh, sin on 16 floats),
+   forward + backward, divided by 200. Bare NumPy runs the same forward only: it is the floor.
+2. One training step of an MLP 784-512-512-784 (ReLU, mean squared error), batch 128, float32:
+   forward + backward. NumPy runs the same step with hand-written gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import autodiff as ad
+from benchmarks.timing import Row, seconds_per_call
+
+CHAIN = 200
+
+
+def _chain_ours(x: ad.Tensor) -> ad.Tensor:
+    y = x
+    for i in range(CHAIN):
+        kind = i % 4
+        y = (
+            y * 1.001
+            if kind == 0
+            else y + 0.01
+            if kind == 1
+            else ad.tanh(y)
+            if kind == 2
+            else ad.sin(y)
+        )
+    return y.sum()
+
+
+def _chain_numpy(x: np.ndarray) -> np.ndarray:
+    y = x
+    for i in range(CHAIN):
+        kind = i % 4
+        y = (
+            y * 1.001
+            if kind == 0
+            else y + 0.01
+            if kind == 1
+            else np.tanh(y)
+            if kind == 2
+            else np.sin(y)
+        )
+    return y.sum()
+
+
+def per_op_overhead(torch) -> Row:
+    data = np.linspace(-1, 1, 16)
+    x = ad.Tensor(data, requires_grad=True)
+    ours = seconds_per_call(lambda: ad.grad(_chain_ours(x), x)) / CHAIN
+    numpy = seconds_per_call(lambda: _chain_numpy(data)) / CHAIN
+    theirs = None
+    if torch is not None:
+        xt = torch.tensor(data, requires_grad=True)
+
+        def torch_step():
+            y = xt
+            for i in range(CHAIN):
+                kind = i % 4
+                y = (
+                    y * 1.001
+                    if kind == 0
+                    else y + 0.01
+                    if kind == 1
+                    else torch.tanh(y)
+                    if kind == 2
+                    else torch.sin(y)
+                )
+            torch.autograd.grad(y.sum(), xt)
+
+        theirs = seconds_per_call(torch_step) / CHAIN
+    return Row("per-op overhead, fwd+bwd (numpy: fwd only)", ours, numpy, theirs)
+
+
+def _mlp_weights(rng: np.random.Generator) -> list[np.ndarray]:
+    sizes = [784, 512, 512, 784]
+    weights = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(
+            (rng.standard_normal((fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32)
+        )
+        weights.append(np.zeros(fan_out, np.float32))
+    return weights
+
+
+def _mlp_numpy_step(x: np.ndarray, w: list[np.ndarray]) -> list[np.ndarray]:
+    """Forward and hand-derived backward of mean((MLP(x) - x)^2)."""
+    W1, b1, W2, b2, W3, b3 = w
+    a1 = x @ W1 + b1
+    h1 = np.maximum(a1, 0)
+    a2 = h1 @ W2 + b2
+    h2 = np.maximum(a2, 0)
+    out = h2 @ W3 + b3
+    d = out - x
+    g_out = d * np.float32(2.0 / d.size)
+    g_h2 = g_out @ W3.T
+    g_a2 = g_h2 * (a2 > 0)
+    g_h1 = g_a2 @ W2.T
+    g_a1 = g_h1 * (a1 > 0)
+    return [x.T @ g_a1, g_a1.sum(0), h1.T @ g_a2, g_a2.sum(0), h2.T @ g_out, g_out.sum(0)]
+
+
+def mlp_step(torch) -> Row:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    weights = _mlp_weights(rng)
+    params = [ad.Tensor(w, requires_grad=True) for w in weights]
+    xt = ad.Tensor(x)
+
+    def ours_step():
+        W1, b1, W2, b2, W3, b3 = params
+        h = ad.relu(xt @ W1 + b1)
+        h = ad.relu(h @ W2 + b2)
+        d = h @ W3 + b3 - xt
+        grads = ad.grad(ad.mean(d * d), params)
+        assert grads[0].dtype == np.float32
+        return grads
+
+    for ours_g, numpy_g in zip(ours_step(), _mlp_numpy_step(x, weights)):
+        np.testing.assert_allclose(ours_g.data, numpy_g, rtol=1e-3, atol=1e-6)
+
+    ours = seconds_per_call(ours_step)
+    numpy = seconds_per_call(lambda: _mlp_numpy_step(x, weights))
+    theirs = None
+    if torch is not None:
+        tw = [torch.tensor(w, requires_grad=True) for w in weights]
+        tx = torch.tensor(x)
+
+        def torch_step():
+            W1, b1, W2, b2, W3, b3 = tw
+            h = torch.relu(tx @ W1 + b1)
+            h = torch.relu(h @ W2 + b2)
+            d = h @ W3 + b3 - tx
+            torch.autograd.grad((d * d).mean(), tw)
+
+        theirs = seconds_per_call(torch_step)
+    return Row("MLP 784-512-512-784 step, batch 128, f32", ours, numpy, theirs)
+
+
+def run(torch) -> list[Row]:
+    return [per_op_overhead(torch), mlp_step(torch)]

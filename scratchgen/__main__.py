@@ -1,0 +1,5 @@
+"""``python -m scratchgen`` is the ``scratchgen`` command."""
+
+from scratchgen.cli import main
+
+raise SystemExit(main())
