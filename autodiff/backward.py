@@ -1,9 +1,9 @@
-"""Reverse mode: sort the graph once, then one pass from the outputs back to the inputs.
+"""Reverse mode: find the graph, then one pass from the outputs back to the inputs.
 
 For outputs y and a tensor t the pass computes the adjoint  t_bar = sum over the uses u of t of
 VJP_u(u_bar), visiting every tensor after all the tensors made from it (reverse topological
-order), so that its adjoint is complete before it is passed on. The sort is iterative: a chain
-of 10 000 operations needs no recursion.
+order: latest created first), so that its adjoint is complete before it is passed on. The
+search is iterative: a chain of 10 000 operations needs no recursion.
 
 With ``create_graph=True`` the VJPs run with recording on; since every VJP is made of engine
 operations, the adjoints are then tensors in a new graph and can be differentiated again.
@@ -28,58 +28,51 @@ _FREED = (
 )
 
 
-def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that requires grad and is reachable from ``roots``, inputs before outputs."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(r, False) for r in roots]
+def _reachable(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """The tensors that require grad and are reachable from ``roots``: made by an op (sorted
+    latest first, a reverse topological order), and leaves."""
+    made: list[Tensor] = []
+    leaves: list[Tensor] = []
+    seen = {id(r) for r in roots}
+    stack = list(roots)
     while stack:
-        t, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
+        t = stack.pop()
         node = t._node
         if node is None:
+            leaves.append(t)
             continue
         if node.inputs is None:
             raise RuntimeError(_FREED)
+        made.append(t)
         for x in node.inputs:
-            if x.requires_grad and id(x) not in visited:
-                stack.append((x, False))
-    return order
+            if x.requires_grad and id(x) not in seen:
+                seen.add(id(x))
+                stack.append(x)
+    made.sort(key=_creation_seq, reverse=True)
+    return made, leaves
 
 
-def _leads_to(order: list[Tensor], targets: set[int]) -> set[int]:
-    """Ids of the tensors in ``order`` from which some target can be reached going backward."""
-    needed: set[int] = set()
-    for t in order:  # inputs come first, so each tensor's inputs are already decided
-        if id(t) in targets or (
-            t._node is not None and any(id(x) in needed for x in t._node.inputs)
-        ):
-            needed.add(id(t))
+def _creation_seq(t: Tensor) -> int:
+    return t._node.seq
+
+
+def _leading_to(made: list[Tensor], targets: set[int]) -> set[int]:
+    """Ids of the tensors from which some target is reached going backward (inputs first)."""
+    needed = set(targets)
+    for t in reversed(made):
+        if id(t) not in needed:
+            for x in t._node.inputs:
+                if id(x) in needed:
+                    needed.add(id(t))
+                    break
     return needed
 
 
-def _input_gradient(node_op: Any, argnum: int, g: Tensor, t: Tensor, x: Tensor) -> Tensor | None:
-    """One VJP, brought to the input's shape and dtype."""
-    node = t._node
-    gx = node_op.vjp(argnum, g, t, node.inputs, node.params)
-    if gx is None:
-        return None
-    if gx.shape != x.shape:
-        if not node_op.broadcasting:
-            raise RuntimeError(
-                f"the VJP of {node_op.name} for argument {argnum} returned shape {gx.shape}, "
-                f"but the input has shape {x.shape}"
-            )
-        gx = _red.sum_to(gx, x.shape)
-    if gx.dtype != x.dtype:  # e.g. float32 + float64: each input gets its own dtype back
-        gx = _ew.astype(gx, x.dtype)
-    return gx
+def _vjp_error(op: Any, argnum: int, gx: Tensor, x: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"the VJP of {op.name} for argument {argnum} returned shape {gx.shape}, "
+        f"but the input has shape {x.shape}"
+    )
 
 
 def _run(
@@ -91,35 +84,50 @@ def _run(
 ) -> list[Tensor | None]:
     """Propagate adjoints from ``roots``. With ``targets``, return their adjoints; otherwise
     accumulate into the ``.grad`` of every leaf reached."""
-    order = _topological_order(roots)
+    wanted = {id(t): k for k, t in enumerate(targets)} if targets is not None else {}
+    made, leaves = _reachable(roots)
+    # Pruning pays only when some branch leads to no target, i.e. a reached leaf is not one.
+    needed = None
+    if targets is not None and any(id(leaf) not in wanted for leaf in leaves):
+        needed = _leading_to(made, set(wanted))
     grads: dict[int, Tensor] = {}
     for r, g in zip(roots, root_grads):
         grads[id(r)] = grads[id(r)] + g if id(r) in grads else g
-
-    wanted = {id(t): k for k, t in enumerate(targets)} if targets is not None else {}
-    needed = _leads_to(order, set(wanted)) if targets is not None else None
-    results: list[Tensor | None] = [None] * (len(targets) if targets is not None else 0)
+    results: list[Tensor | None] = [None] * len(wanted)
 
     with set_grad_enabled(create_graph):
-        for t in reversed(order):
+        for t in made:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
             if id(t) in wanted:
                 results[wanted[id(t)]] = g
             node = t._node
-            if node is None:
-                if targets is None:
-                    _accumulate_leaf(t, g, create_graph)
-                continue
-            for argnum, x in enumerate(node.inputs):
+            op, inputs = node.op, node.inputs
+            for argnum, x in enumerate(inputs):
                 if not x.requires_grad or (needed is not None and id(x) not in needed):
                     continue
-                gx = _input_gradient(node.op, argnum, g, t, x)
-                if gx is not None:
-                    grads[id(x)] = grads[id(x)] + gx if id(x) in grads else gx
+                gx = op.vjp(argnum, g, t, inputs, node.params)
+                if gx is None:
+                    continue
+                if gx.data.shape != x.data.shape:
+                    if not op.broadcasting:
+                        raise _vjp_error(op, argnum, gx, x)
+                    gx = _red.sum_to(gx, x.data.shape)
+                if gx.data.dtype != x.data.dtype:  # float32 + float64: each input its own dtype
+                    gx = _ew.astype(gx, x.data.dtype)
+                previous = grads.get(id(x))
+                grads[id(x)] = gx if previous is None else previous + gx
             if not retain_graph:
                 node.inputs = None
+        for leaf in leaves:
+            g = grads.pop(id(leaf), None)
+            if g is None:
+                continue
+            if targets is None:
+                _accumulate_leaf(leaf, g, create_graph)
+            elif id(leaf) in wanted:
+                results[wanted[id(leaf)]] = g
     return results
 
 

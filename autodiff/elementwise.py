@@ -66,8 +66,15 @@ sin.defvjp(lambda g, ans, x: g * cos(x))
 cos = primitive(np.cos, name="cos")
 cos.defvjp(lambda g, ans, x: -g * sin(x))
 
+# The activations' VJPs are fused into one primitive each, as PyTorch's tanh_backward is, so a
+# first-order backward costs one call instead of three; each fused VJP has its own VJP, so
+# gradients of gradients still work:  d/dg [g (1 - y^2)] = 1 - y^2,  d/dy [g (1 - y^2)] = -2 g y.
+tanh_backward = primitive(lambda g, y: g * (1 - y * y), name="tanh_backward", broadcasting=True)
+tanh_backward.defvjp(lambda gg, ans, g, y: gg * (1 - y * y),
+                     lambda gg, ans, g, y: -2 * gg * g * y)  # fmt: skip
+
 tanh = primitive(np.tanh, name="tanh")
-tanh.defvjp(lambda g, ans, x: g * (1 - ans * ans))
+tanh.defvjp(lambda g, ans, x: tanh_backward(g, ans))
 
 
 def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
@@ -76,8 +83,15 @@ def _sigmoid_forward(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+# d/dg [g y (1 - y)] = y (1 - y),  d/dy [g y (1 - y)] = g (1 - 2y)
+sigmoid_backward = primitive(
+    lambda g, y: g * y * (1 - y), name="sigmoid_backward", broadcasting=True
+)
+sigmoid_backward.defvjp(lambda gg, ans, g, y: gg * y * (1 - y),
+                        lambda gg, ans, g, y: gg * g * (1 - 2 * y))  # fmt: skip
+
 sigmoid = primitive(_sigmoid_forward, name="sigmoid")
-sigmoid.defvjp(lambda g, ans, x: g * ans * (1 - ans))
+sigmoid.defvjp(lambda g, ans, x: sigmoid_backward(g, ans))
 
 relu = primitive(lambda x: np.maximum(x, 0), name="relu")
 relu.defvjp(lambda g, ans, x: g * (x.data > 0))

@@ -41,6 +41,32 @@ from autodiff.tensor import _PYTHON_SCALARS, Node, Tensor
 VJP = Callable[..., Any]
 
 
+_SCALARS: dict[tuple, Tensor] = {}
+_SCALARS_MAX = 4096
+
+
+def _scalar_constant(value: bool | int | float, like: Tensor) -> Tensor:
+    """A 0-d constant with the dtype NumPy's promotion gives ``value`` next to ``like``.
+
+    A float tensor absorbs any Python scalar (``x * 2`` keeps float32); other dtypes promote as
+    NumPy says. Tensors are immutable, so one constant can serve every use of the same scalar:
+    the cache saves the cost of building it, which is most of an op's overhead. Zero is not
+    cached (-0.0 == 0.0 would share a sign), and NaN never hits (nan != nan).
+    """
+    dtype = like.data.dtype
+    key = (type(value), value, dtype)
+    constant = _SCALARS.get(key)
+    if constant is None:
+        if dtype.kind != "f":
+            dtype = np.result_type(dtype, value)
+        constant = Tensor._wrap(np.array(value, dtype=dtype))
+        if value != 0:
+            if len(_SCALARS) >= _SCALARS_MAX:
+                _SCALARS.clear()
+            _SCALARS[key] = constant
+    return constant
+
+
 def as_constant(value: Any, like: Tensor | None = None) -> Tensor:
     """A tensor outside the graph holding ``value``.
 
@@ -49,9 +75,8 @@ def as_constant(value: Any, like: Tensor | None = None) -> Tensor:
     """
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, _PYTHON_SCALARS):
-        dtype = np.result_type(like.data.dtype, value)
-        return Tensor._wrap(np.asarray(value, dtype=dtype))
+    if like is not None and type(value) in _PYTHON_SCALARS:
+        return _scalar_constant(value, like)
     return Tensor._wrap(np.asarray(value))
 
 
@@ -86,18 +111,28 @@ class Primitive:
         return self
 
     def __call__(self, *args: Any, **params: Any) -> Tensor:
-        inputs = args
-        if not all(type(a) is Tensor for a in args):
-            like = next((a for a in args if isinstance(a, Tensor)), None)
-            inputs = tuple(as_constant(a, like) for a in args)
-        out = self.forward(*[t.data for t in inputs], **params)
+        # The hot path of the whole engine: plain loops, no generators.
+        for a in args:
+            if type(a) is not Tensor:
+                args = self._with_constants(args)
+                break
+        out = self.forward(*[t.data for t in args], **params)
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _GradMode.enabled:
-            for t in inputs:
+            for t in args:
                 if t.requires_grad:
-                    return Tensor._wrap(out, Node(self, inputs, params))
+                    return Tensor._wrap(out, Node(self, args, params))
         return Tensor._wrap(out)
+
+    @staticmethod
+    def _with_constants(args: tuple) -> tuple[Tensor, ...]:
+        like = None
+        for a in args:
+            if type(a) is Tensor:
+                like = a
+                break
+        return tuple([a if type(a) is Tensor else as_constant(a, like) for a in args])
 
     def vjp(
         self, argnum: int, g: Tensor, ans: Tensor, inputs: tuple[Tensor, ...], params: dict
@@ -105,11 +140,15 @@ class Primitive:
         """Gradient with respect to ``inputs[argnum]``, given ``g`` for the output ``ans``."""
         if self._vjp_argnum is not None:
             return self._vjp_argnum(argnum, g, ans, *inputs, **params)
-        if argnum >= len(self._vjps) or self._vjps[argnum] is None:
+        try:
+            vjp = self._vjps[argnum]
+        except IndexError:
+            vjp = None
+        if vjp is None:
             raise NotImplementedError(
                 f"{self.name}: no gradient is defined with respect to argument {argnum}"
             )
-        return self._vjps[argnum](g, ans, *inputs, **params)
+        return vjp(g, ans, *inputs, **params)
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"

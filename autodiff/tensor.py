@@ -11,23 +11,31 @@ the graph that needs it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 _PYTHON_SCALARS = (bool, int, float)
+_creation_order = itertools.count()
 
 
 class Node:
-    """How a tensor was made: ``op(*inputs, **params)``. ``inputs`` is None once freed."""
+    """How a tensor was made: ``op(*inputs, **params)``. ``inputs`` is None once freed.
 
-    __slots__ = ("op", "inputs", "params")
+    ``seq`` numbers nodes in order of creation. A node's inputs always exist before it, so
+    decreasing ``seq`` is a reverse topological order of any graph: backward needs no
+    post-order traversal of its own.
+    """
+
+    __slots__ = ("op", "inputs", "params", "seq")
 
     def __init__(self, op: Any, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params = params
+        self.seq = next(_creation_order)
 
 
 class Tensor:

@@ -347,3 +347,9 @@ CASES = [
     Case("triangular_solve", build_triangular_solve),
     Case("cholesky", build_cholesky),
 ]
+
+# The fused VJPs are primitives of their own: check them directly too.
+CASES += [
+    binary("tanh_backward", ad.elementwise.tanh_backward, normal, normal),
+    binary("sigmoid_backward", ad.elementwise.sigmoid_backward, normal, normal),
+]
