@@ -47,7 +47,7 @@ from autodiff.elementwise import (
     where,
 )
 from autodiff.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from autodiff.graphviz import to_dot
+from autodiff.graphviz import GraphNode, graph_nodes, to_dot
 from autodiff.indexing import getitem, one_hot, take_along_axis
 from autodiff.linalg import cholesky, inv, matmul, slogdet, solve, triangular_solve
 from autodiff.primitive import Primitive, as_constant, primitive
@@ -80,7 +80,7 @@ from autodiff.shape import (
 __all__ = [
     "Tensor", "Primitive", "primitive", "as_constant",
     "backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "gradcheck", "gradgradcheck", "GradcheckError", "to_dot",
+    "gradcheck", "gradgradcheck", "GradcheckError", "to_dot", "graph_nodes", "GraphNode",
     "add", "subtract", "multiply", "divide", "power", "negative", "matmul",
     "exp", "log", "log1p", "expm1", "sqrt", "abs", "tanh", "sigmoid", "relu", "softplus",
     "log_sigmoid", "sin", "cos", "maximum", "minimum", "where", "clip", "astype",

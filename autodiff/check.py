@@ -139,4 +139,8 @@ def gradgradcheck(
             ]
             return _shape.concatenate(flat)
 
-    return gradcheck(vjp, [*tensors, v], eps, atol, rtol, n_directions, seed)
+    try:
+        return gradcheck(vjp, [*tensors, v], eps, atol, rtol, n_directions, seed)
+    except GradcheckError as error:
+        detail = str(error).removeprefix("gradcheck: ")
+        raise GradcheckError(f"gradgradcheck (the VJP's own derivative): {detail}") from None

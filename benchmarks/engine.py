@@ -16,63 +16,33 @@ from benchmarks.timing import Row, seconds_per_call
 CHAIN = 200
 
 
-def _chain_ours(x: ad.Tensor) -> ad.Tensor:
+def _chain(x, tanh, sin):
+    """200 small ops cycling through mul, add, tanh, sin; the same code runs on our Tensors,
+    on ndarrays and on torch tensors, given that library's tanh and sin."""
     y = x
     for i in range(CHAIN):
         kind = i % 4
-        y = (
-            y * 1.001
-            if kind == 0
-            else y + 0.01
-            if kind == 1
-            else ad.tanh(y)
-            if kind == 2
-            else ad.sin(y)
-        )
-    return y.sum()
-
-
-def _chain_numpy(x: np.ndarray) -> np.ndarray:
-    y = x
-    for i in range(CHAIN):
-        kind = i % 4
-        y = (
-            y * 1.001
-            if kind == 0
-            else y + 0.01
-            if kind == 1
-            else np.tanh(y)
-            if kind == 2
-            else np.sin(y)
-        )
+        if kind == 0:
+            y = y * 1.001
+        elif kind == 1:
+            y = y + 0.01
+        else:
+            y = tanh(y) if kind == 2 else sin(y)
     return y.sum()
 
 
 def per_op_overhead(torch) -> Row:
     data = np.linspace(-1, 1, 16)
     x = ad.Tensor(data, requires_grad=True)
-    ours = seconds_per_call(lambda: ad.grad(_chain_ours(x), x)) / CHAIN
-    numpy = seconds_per_call(lambda: _chain_numpy(data)) / CHAIN
+    ours = seconds_per_call(lambda: ad.grad(_chain(x, ad.tanh, ad.sin), x)) / CHAIN
+    numpy = seconds_per_call(lambda: _chain(data, np.tanh, np.sin)) / CHAIN
     theirs = None
     if torch is not None:
         xt = torch.tensor(data, requires_grad=True)
-
-        def torch_step():
-            y = xt
-            for i in range(CHAIN):
-                kind = i % 4
-                y = (
-                    y * 1.001
-                    if kind == 0
-                    else y + 0.01
-                    if kind == 1
-                    else torch.tanh(y)
-                    if kind == 2
-                    else torch.sin(y)
-                )
-            torch.autograd.grad(y.sum(), xt)
-
-        theirs = seconds_per_call(torch_step) / CHAIN
+        theirs = seconds_per_call(
+            lambda: torch.autograd.grad(_chain(xt, torch.tanh, torch.sin), xt)
+        )
+        theirs /= CHAIN
     return Row("per-op overhead, fwd+bwd (numpy: fwd only)", ours, numpy, theirs)
 
 
@@ -104,6 +74,15 @@ def _mlp_numpy_step(x: np.ndarray, w: list[np.ndarray]) -> list[np.ndarray]:
     return [x.T @ g_a1, g_a1.sum(0), h1.T @ g_a2, g_a2.sum(0), h2.T @ g_out, g_out.sum(0)]
 
 
+def _mlp_loss(params, x, relu):
+    """mean((MLP(x) - x)^2), for our Tensors or torch tensors given that library's relu."""
+    W1, b1, W2, b2, W3, b3 = params
+    h = relu(x @ W1 + b1)
+    h = relu(h @ W2 + b2)
+    d = h @ W3 + b3 - x
+    return (d * d).mean()
+
+
 def mlp_step(torch) -> Row:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 784)).astype(np.float32)
@@ -112,15 +91,10 @@ def mlp_step(torch) -> Row:
     xt = ad.Tensor(x)
 
     def ours_step():
-        W1, b1, W2, b2, W3, b3 = params
-        h = ad.relu(xt @ W1 + b1)
-        h = ad.relu(h @ W2 + b2)
-        d = h @ W3 + b3 - xt
-        grads = ad.grad(ad.mean(d * d), params)
-        assert grads[0].dtype == np.float32
-        return grads
+        return ad.grad(_mlp_loss(params, xt, ad.relu), params)
 
     for ours_g, numpy_g in zip(ours_step(), _mlp_numpy_step(x, weights)):
+        assert ours_g.dtype == np.float32
         np.testing.assert_allclose(ours_g.data, numpy_g, rtol=1e-3, atol=1e-6)
 
     ours = seconds_per_call(ours_step)
@@ -129,15 +103,7 @@ def mlp_step(torch) -> Row:
     if torch is not None:
         tw = [torch.tensor(w, requires_grad=True) for w in weights]
         tx = torch.tensor(x)
-
-        def torch_step():
-            W1, b1, W2, b2, W3, b3 = tw
-            h = torch.relu(tx @ W1 + b1)
-            h = torch.relu(h @ W2 + b2)
-            d = h @ W3 + b3 - tx
-            torch.autograd.grad((d * d).mean(), tw)
-
-        theirs = seconds_per_call(torch_step)
+        theirs = seconds_per_call(lambda: torch.autograd.grad(_mlp_loss(tw, tx, torch.relu), tw))
     return Row("MLP 784-512-512-784 step, batch 128, f32", ours, numpy, theirs)
 
 
