@@ -116,7 +116,12 @@ class Primitive:
             if type(a) is not Tensor:
                 args = self._with_constants(args)
                 break
-        out = self.forward(*[t.data for t in args], **params)
+        try:
+            out = self.forward(*[t.data for t in args], **params)
+        except ValueError as error:
+            if not self.broadcasting:
+                raise
+            raise ValueError(f"{self.name}: {error}") from None  # name the op, keep NumPy's shapes
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _GradMode.enabled:

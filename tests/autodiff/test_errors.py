@@ -101,3 +101,9 @@ def test_missing_vjp():
     y = ad.Tensor(1.0, requires_grad=True)
     with pytest.raises(NotImplementedError, match="half_defined.*argument 1"):
         op(1.0, y).backward()
+
+
+def test_broadcast_mismatch_in_an_elementwise_op_names_the_op():
+    x = ad.Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(ValueError, match=r"multiply: .*\(3,\) \(4,\)"):
+        x * np.ones(4)
