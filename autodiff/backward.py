@@ -104,10 +104,11 @@ def _run(
                 results[wanted[id(t)]] = g
             node = t._node
             op, inputs = node.op, node.inputs
+            joint = op.joint_vjp(g, t, node)
             for argnum, x in enumerate(inputs):
                 if not x.requires_grad or (needed is not None and id(x) not in needed):
                     continue
-                gx = op.vjp(argnum, g, t, inputs, node.params)
+                gx = op.vjp(argnum, g, t, node) if joint is None else joint[argnum]
                 if gx is None:
                     continue
                 if gx.data.shape != x.data.shape:
@@ -119,7 +120,7 @@ def _run(
                 previous = grads.get(id(x))
                 grads[id(x)] = gx if previous is None else previous + gx
             if not retain_graph:
-                node.inputs = None
+                node.inputs = node.saved = None
         for leaf in leaves:
             g = grads.pop(id(leaf), None)
             if g is None:

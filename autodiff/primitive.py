@@ -87,18 +87,28 @@ class Primitive:
     engine then sums each input's gradient back to that input's shape (``sum_to``), so the
     VJPs may return gradients of the broadcast shape. Any other primitive must return gradients
     of exactly its input's shape, which the engine checks.
+
+    ``saves=True`` declares a forward that returns ``(output, saved)``: ``saved`` (anything,
+    e.g. attention's log-sum-exp) is kept with the graph and handed to the VJPs as the keyword
+    ``saved``, so that backward need not recompute it (JAX's custom_vjp residuals).
     """
 
-    __slots__ = ("name", "forward", "broadcasting", "_vjps", "_vjp_argnum")
+    __slots__ = ("name", "forward", "broadcasting", "saves", "_vjps", "_vjp_argnum", "_vjp_joint")
 
     def __init__(
-        self, forward: Callable[..., Any], name: str | None = None, broadcasting: bool = False
+        self,
+        forward: Callable[..., Any],
+        name: str | None = None,
+        broadcasting: bool = False,
+        saves: bool = False,
     ) -> None:
         self.forward = forward
         self.name = name or getattr(forward, "__name__", "primitive")
         self.broadcasting = broadcasting
+        self.saves = saves
         self._vjps: tuple[VJP | None, ...] = ()
         self._vjp_argnum: VJP | None = None
+        self._vjp_joint: VJP | None = None
 
     def defvjp(self, *vjps: VJP | None) -> Primitive:
         """One VJP per positional argument, in order; None marks an argument with no gradient."""
@@ -108,6 +118,12 @@ class Primitive:
     def defvjp_argnum(self, vjp: VJP) -> Primitive:
         """For ops with any number of inputs: ``vjp(argnum, g, ans, *inputs, **params)``."""
         self._vjp_argnum = vjp
+        return self
+
+    def defvjp_joint(self, vjp: VJP) -> Primitive:
+        """For ops whose input gradients share their work: ``vjp(g, ans, *inputs, **params)``
+        returns one gradient per input (None where there is none), called once per backward."""
+        self._vjp_joint = vjp
         return self
 
     def __call__(self, *args: Any, **params: Any) -> Tensor:
@@ -122,12 +138,15 @@ class Primitive:
             if not self.broadcasting:
                 raise
             raise ValueError(f"{self.name}: {error}") from None  # name the op, keep NumPy's shapes
+        saved = None
+        if self.saves:
+            out, saved = out
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         if _GradMode.enabled:
             for t in args:
                 if t.requires_grad:
-                    return Tensor._wrap(out, Node(self, args, params))
+                    return Tensor._wrap(out, Node(self, args, params, saved))
         return Tensor._wrap(out)
 
     @staticmethod
@@ -139,12 +158,13 @@ class Primitive:
                 break
         return tuple([a if type(a) is Tensor else as_constant(a, like) for a in args])
 
-    def vjp(
-        self, argnum: int, g: Tensor, ans: Tensor, inputs: tuple[Tensor, ...], params: dict
-    ) -> Tensor | None:
-        """Gradient with respect to ``inputs[argnum]``, given ``g`` for the output ``ans``."""
+    def _params(self, node: Node) -> dict:
+        return {**node.params, "saved": node.saved} if self.saves else node.params
+
+    def vjp(self, argnum: int, g: Tensor, ans: Tensor, node: Node) -> Tensor | None:
+        """Gradient with respect to input ``argnum`` of ``node``, given ``g`` for ``ans``."""
         if self._vjp_argnum is not None:
-            return self._vjp_argnum(argnum, g, ans, *inputs, **params)
+            return self._vjp_argnum(argnum, g, ans, *node.inputs, **self._params(node))
         try:
             vjp = self._vjps[argnum]
         except IndexError:
@@ -153,7 +173,13 @@ class Primitive:
             raise NotImplementedError(
                 f"{self.name}: no gradient is defined with respect to argument {argnum}"
             )
-        return vjp(g, ans, *inputs, **params)
+        return vjp(g, ans, *node.inputs, **self._params(node))
+
+    def joint_vjp(self, g: Tensor, ans: Tensor, node: Node) -> tuple[Tensor | None, ...] | None:
+        """Every input's gradient at once, for ops defined with ``defvjp_joint`` (else None)."""
+        if self._vjp_joint is None:
+            return None
+        return tuple(self._vjp_joint(g, ans, *node.inputs, **self._params(node)))
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"
@@ -164,11 +190,12 @@ def primitive(
     *,
     name: str | None = None,
     broadcasting: bool = False,
+    saves: bool = False,
 ) -> Any:
     """Make a ``Primitive`` from a forward function; usable as ``@primitive`` or a call.
 
     Then give its gradients with ``.defvjp(vjp_0, vjp_1, ...)`` (see the module docstring).
     """
     if forward is None:
-        return lambda fn: Primitive(fn, name=name, broadcasting=broadcasting)
-    return Primitive(forward, name=name, broadcasting=broadcasting)
+        return lambda fn: Primitive(fn, name=name, broadcasting=broadcasting, saves=saves)
+    return Primitive(forward, name=name, broadcasting=broadcasting, saves=saves)

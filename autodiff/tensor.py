@@ -29,12 +29,15 @@ class Node:
     post-order traversal of its own.
     """
 
-    __slots__ = ("op", "inputs", "params", "seq")
+    __slots__ = ("op", "inputs", "params", "saved", "seq")
 
-    def __init__(self, op: Any, inputs: tuple[Tensor, ...], params: dict[str, Any]) -> None:
+    def __init__(
+        self, op: Any, inputs: tuple[Tensor, ...], params: dict[str, Any], saved: Any = None
+    ) -> None:
         self.op = op
         self.inputs: tuple[Tensor, ...] | None = inputs
         self.params = params
+        self.saved = saved  # what a primitive with saves=True kept for its VJP
         self.seq = next(_creation_order)
 
 

@@ -1,0 +1,276 @@
+"""``scratchgen.nn.functional`` (conventionally ``F``): the Numba kernels as engine primitives.
+
+Names, arguments and semantics follow ``torch.nn.functional`` so that a student can hold the
+two side by side: ``conv2d(input, weight, bias, stride, padding, dilation, groups)``,
+``scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale)``
+with a boolean ``attn_mask`` True where attention is allowed.
+
+Every gradient here is itself differentiable, so a convolutional critic can be differentiated
+twice (WGAN-GP). A convolution is linear in its input and in its weight, and its three
+derivatives are convolutions of one another (for y = conv2d(x, w) and upstream gradient g):
+
+    dx = conv2d_input_grad(g, w)      = conv_transpose2d(g, w)
+    dw = conv2d_weight_grad(x, g)
+
+and since <g, conv2d(x, w)> is bilinear, the derivatives of those are again the same three
+kernels with the roles of their arguments exchanged (see the VJP table below).
+
+Attention uses the fused kernel for first-order gradients. When backward is building a graph
+for a higher derivative (``create_graph=True``) it takes the composite path instead, the
+equations of ``kernels.attention_reference`` written in engine operations, which gives the
+same numbers and is differentiable to any order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+from autodiff import Tensor
+from kernels import attention as _attention
+from kernels import conv as _conv
+
+# ---------------------------------------------------------------- convolution primitives
+_conv2d = ad.primitive(
+    lambda x, w, stride, padding, dilation, groups: _conv.conv2d(
+        x, w, stride, padding, dilation, groups
+    ),
+    name="conv2d",
+)
+_input_grad = ad.primitive(
+    lambda g, w, input_shape, stride, padding, dilation, groups: _conv.conv2d_input_grad(
+        g, w, input_shape, stride, padding, dilation, groups
+    ),
+    name="conv2d_input_grad",
+)
+_weight_grad = ad.primitive(
+    lambda x, g, weight_shape, stride, padding, dilation, groups: _conv.conv2d_weight_grad(
+        x, g, weight_shape, stride, padding, dilation, groups
+    ),
+    name="conv2d_weight_grad",
+)
+_conv_transpose2d = ad.primitive(
+    lambda x, w, output_padding, stride, padding, dilation, groups: _conv.conv_transpose2d(
+        x, w, stride, padding, output_padding, dilation, groups
+    ),
+    name="conv_transpose2d",
+)
+
+# y = conv2d(x, w):                      dx = input_grad(g, w),     dw = weight_grad(x, g)
+_conv2d.defvjp(
+    lambda g, ans, x, w, **p: _input_grad(g, w, input_shape=x.shape, **p),
+    lambda g, ans, x, w, **p: _weight_grad(x, g, weight_shape=w.shape, **p),
+)
+# y = input_grad(g, w), <gg, y> = <conv2d(gg, w), g>:   dg = conv2d(gg, w),  dw = weight_grad(gg, g)
+_input_grad.defvjp(
+    lambda gg, ans, g, w, input_shape, **p: _conv2d(gg, w, **p),
+    lambda gg, ans, g, w, input_shape, **p: _weight_grad(gg, g, weight_shape=w.shape, **p),
+)
+# y = weight_grad(x, g), <gw, y> = <conv2d(x, gw), g>:  dx = input_grad(g, gw), dg = conv2d(x, gw)
+_weight_grad.defvjp(
+    lambda gw, ans, x, g, weight_shape, **p: _input_grad(g, gw, input_shape=x.shape, **p),
+    lambda gw, ans, x, g, weight_shape, **p: _conv2d(x, gw, **p),
+)
+# y = conv_transpose2d(x, w) = input_grad(x, w) with the output shape it implies
+_conv_transpose2d.defvjp(
+    lambda gy, ans, x, w, output_padding, **p: _conv2d(gy, w, **p),
+    lambda gy, ans, x, w, output_padding, **p: _weight_grad(gy, x, weight_shape=w.shape, **p),
+)
+
+
+def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[int, ...]:
+    """(before, after) per spatial axis so that stride 1 keeps the size; the odd one goes after,
+    as in PyTorch."""
+    sides = []
+    for k, d in zip(kernel, dilation):
+        total = d * (k - 1)
+        sides += [total // 2, total - total // 2]
+    return tuple(sides)
+
+
+def _as_pair(value: Any) -> tuple[int, int]:
+    return (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
+
+
+def _add_bias(out: Tensor, bias: Any, spatial_dims: int) -> Tensor:
+    if bias is None:
+        return out
+    bias = ad.as_constant(bias)
+    if bias.shape != (out.shape[1],):
+        raise ValueError(f"bias of shape {bias.shape} does not match {out.shape[1]} channels")
+    return out + ad.reshape(bias, (1, -1) + (1,) * spatial_dims)
+
+
+def conv2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+    dilation: Any = 1, groups: int = 1,
+) -> Tensor:  # fmt: skip
+    """2-D cross-correlation, NCHW input and OIHW weight, as ``torch.nn.functional.conv2d``.
+
+    out[n, o, p, q] = bias[o] + sum_{c, i, j} weight[o, c, i, j] x_pad[n, c, p s + i d, q s + j d]
+
+    ``padding``: an int, a pair, ``"valid"`` (none) or ``"same"`` (stride 1 only).
+    """
+    input, weight = ad.as_constant(input), ad.as_constant(weight)
+    stride, dilation = _as_pair(stride), _as_pair(dilation)
+    if isinstance(padding, str):
+        if padding == "same" and stride != (1, 1):
+            raise ValueError("conv2d: padding='same' needs stride 1")
+        if padding not in ("same", "valid"):
+            raise ValueError(
+                f"conv2d: padding must be an int, a pair, 'same' or 'valid', not {padding!r}"
+            )
+        padding = _same_padding(weight.shape[2:], dilation) if padding == "same" else (0, 0)
+    else:
+        padding = _as_pair(padding)
+    out = _conv2d(input, weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    return _add_bias(out, bias, 2)
+
+
+def conv_transpose2d(
+    input: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0,
+    output_padding: Any = 0, groups: int = 1, dilation: Any = 1,
+) -> Tensor:  # fmt: skip
+    """The adjoint of conv2d (a "deconvolution"), weight (C_in, C_out/groups, kh, kw), as
+    ``torch.nn.functional.conv_transpose2d`` (note its argument order: groups, then dilation).
+
+    H_out = (H - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1.
+    """
+    input, weight = ad.as_constant(input), ad.as_constant(weight)
+    out = _conv_transpose2d(
+        input, weight, output_padding=_as_pair(output_padding), stride=_as_pair(stride),
+        padding=_as_pair(padding), dilation=_as_pair(dilation), groups=groups,
+    )  # fmt: skip
+    return _add_bias(out, bias, 2)
+
+
+def conv1d(
+    input: Any, weight: Any, bias: Any = None, stride: int = 1, padding: Any = 0,
+    dilation: int = 1, groups: int = 1,
+) -> Tensor:  # fmt: skip
+    """1-D cross-correlation, (N, C, L) input and (O, C/groups, k) weight.
+
+    ``padding``: an int, ``"valid"``, ``"same"``, or a (left, right) pair; WaveNet's causal
+    convolution pads ((k - 1) dilation, 0), so the output at t sees inputs up to t only.
+    """
+    input, weight = ad.as_constant(input), ad.as_constant(weight)
+    if input.ndim != 3 or weight.ndim != 3:
+        raise ValueError(
+            f"conv1d: expected input (N, C, L) and weight (O, C/groups, k), got input "
+            f"{input.shape} and weight {weight.shape}"
+        )
+    if padding == "same":
+        left, right = _same_padding(weight.shape[2:], (dilation,))
+    elif padding == "valid":
+        left, right = 0, 0
+    else:
+        left, right = (padding, padding) if np.ndim(padding) == 0 else padding
+    out = _conv2d(
+        ad.unsqueeze(input, 2), ad.unsqueeze(weight, 2), stride=(1, int(stride)),
+        padding=(0, 0, int(left), int(right)), dilation=(1, int(dilation)), groups=groups,
+    )  # fmt: skip
+    return _add_bias(ad.squeeze(out, 2), bias, 1)
+
+
+# ---------------------------------------------------------------- attention
+def _attention_forward(q, k, v, causal, mask, scale):
+    out, lse = _attention.attention(q, k, v, causal, mask, scale)
+    return out, lse
+
+
+def _attention_composite_vjp(g, out, q, k, v, causal, mask, scale):
+    """The attention gradients in engine operations, differentiable to any order:
+    P = softmax(S), dV = P^T dO, dS = P * (dO V^T - rowsum(dO * O)), dQ = scale dS K,
+    dK = scale dS^T Q."""
+    P = _probabilities(q, k, causal, mask, scale)
+    grad_v = ad.swapaxes(P, -1, -2) @ g
+    D = ad.sum(g * out, axis=-1, keepdims=True)
+    dS = P * (g @ ad.swapaxes(v, -1, -2) - D)
+    return scale * (dS @ k), scale * (ad.swapaxes(dS, -1, -2) @ q), grad_v
+
+
+def _attention_vjp(g, ans, q, k, v, causal, mask, scale, saved):
+    if ad.is_grad_enabled():  # backward is recording a graph: take the differentiable path
+        return _attention_composite_vjp(g, ans, q, k, v, causal, mask, scale)
+    grads = _attention.attention_backward(
+        q.data, k.data, v.data, ans.data, saved, g.data, causal, mask, scale
+    )
+    return tuple(Tensor(grad) for grad in grads)
+
+
+_fused_attention = ad.primitive(_attention_forward, name="attention", saves=True)
+_fused_attention.defvjp_joint(_attention_vjp)
+
+
+def _probabilities(q, k, causal, mask, scale):
+    """softmax over keys of scale q k^T, masked; rows with no allowed key are all zero."""
+    S = scale * (q @ ad.swapaxes(k, -1, -2))
+    allowed = _attention.allowed_keys(q.shape, k.shape, causal, mask)
+    if allowed.all():
+        return ad.softmax(S, axis=-1)
+    alive = allowed.any(axis=-1, keepdims=True)
+    fill = np.where(alive, -np.inf, 0).astype(
+        S.dtype
+    )  # a dead row gets finite logits, zeroed below
+    return ad.where(alive, ad.softmax(ad.where(allowed, S, fill), axis=-1), 0.0)
+
+
+def scaled_dot_product_attention(
+    query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+    is_causal: bool = False, scale: float | None = None,
+) -> Tensor:  # fmt: skip
+    """softmax(scale Q K^T + mask) V over (..., L, E) query and (..., S, E) key, (..., S, Ev)
+    value, as ``torch.nn.functional.scaled_dot_product_attention``.
+
+    ``attn_mask``: boolean, True where a query may attend to a key (broadcast to (..., L, S)),
+    or a float mask added to the scores. ``is_causal``: query i sees keys 0..i. ``scale``
+    defaults to 1/sqrt(E). Vaswani et al., "Attention is all you need", 2017, eq. (1).
+    """
+    if dropout_p != 0.0:
+        raise ValueError(
+            "scaled_dot_product_attention: dropout_p must be 0; apply dropout with an explicit "
+            "generator outside the kernel"
+        )
+    q, k, v = ad.as_constant(query), ad.as_constant(key), ad.as_constant(value)
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim:
+        raise ValueError(
+            f"scaled_dot_product_attention: query {q.shape}, key {k.shape} and value {v.shape} "
+            "must have the same number (>= 2) of dimensions"
+        )
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else float(scale)
+    mask = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
+    if mask is not None and np.asarray(mask).dtype != np.bool_:
+        additive = ad.as_constant(mask)
+        scores = scale * (q @ ad.swapaxes(k, -1, -2)) + additive
+        if is_causal:
+            causal = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
+            scores = ad.where(causal, scores, -np.inf)
+        return ad.softmax(scores, axis=-1) @ v
+    return _fused_4d(q, k, v, is_causal, mask, scale)
+
+
+def _fused_4d(q, k, v, causal, mask, scale):
+    """Run the kernel on (batch, heads, T, d) views of any (..., T, d) inputs."""
+    lead = q.shape[:-2]
+    if k.shape[:-2] != lead or v.shape[:-2] != lead:
+        raise ValueError(
+            f"scaled_dot_product_attention: batch shapes of query {q.shape}, key {k.shape} and "
+            f"value {v.shape} differ"
+        )
+    batch = int(np.prod(lead)) if lead else 1
+    four = (lambda t: ad.reshape(t, (batch, 1) + t.shape[-2:])) if len(lead) != 2 else (lambda t: t)
+    if mask is not None:
+        target = lead + (q.shape[-2], k.shape[-2])
+        try:
+            mask = np.broadcast_to(np.asarray(mask), target).reshape(
+                four(q).shape[:2] + target[-2:]
+            )
+        except ValueError:
+            raise ValueError(
+                f"scaled_dot_product_attention: attn_mask of shape {np.shape(mask)} does not "
+                f"broadcast to {target}"
+            ) from None
+    out = _fused_attention(four(q), four(k), four(v), causal=causal, mask=mask, scale=scale)
+    return ad.reshape(out, lead + out.shape[-2:])

@@ -1,0 +1,95 @@
+"""The tiled attention kernel against the full-matrix reference, forward and backward."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kernels.attention import attention, attention_backward
+from kernels.attention_reference import attention_backward_reference, attention_reference
+
+TOLERANCE = {np.float32: 1e-4, np.float64: 1e-10}
+
+
+@st.composite
+def attention_problems(draw):
+    sizes = dict(b=(1, 2), h=(1, 3), tq=(1, 40), tk=(1, 40), d=(1, 8), dv=(1, 6))
+    shape = {name: draw(st.integers(low, high)) for name, (low, high) in sizes.items()}
+    causal = draw(st.booleans())
+    mask_kind = draw(st.sampled_from([None, "keys", "full"]))
+    block = draw(st.sampled_from([4, 16, 128]))  # several tiles, and one tile for everything
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return shape, causal, mask_kind, block, dtype
+
+
+def build(problem, seed):
+    shape, causal, mask_kind, block, dtype = problem
+    rng = np.random.default_rng(seed)
+    b, h, tq, tk, d, dv = (shape[key] for key in ("b", "h", "tq", "tk", "d", "dv"))
+    q = rng.standard_normal((b, h, tq, d)).astype(dtype)
+    k = rng.standard_normal((b, h, tk, d)).astype(dtype)
+    v = rng.standard_normal((b, h, tk, dv)).astype(dtype)
+    mask = None
+    if mask_kind == "keys":  # key padding: (b, 1, 1, tk)
+        mask = rng.random((b, 1, 1, tk)) < 0.7
+    elif mask_kind == "full":  # some query rows may see no key at all
+        mask = rng.random((b, h, tq, tk)) < 0.5
+    return q, k, v, causal, mask, block, dtype
+
+
+@given(problem=attention_problems(), seed=st.integers(0, 2**32 - 1))
+def test_forward_and_backward_match_the_reference(problem, seed):
+    q, k, v, causal, mask, block, dtype = build(problem, seed)
+    tol = TOLERANCE[dtype]
+    out, lse = attention(q, k, v, causal, mask, block=block)
+    out_ref, lse_ref = attention_reference(q, k, v, causal, mask)
+    assert out.dtype == dtype and lse.dtype == dtype
+    np.testing.assert_allclose(out, out_ref, rtol=tol, atol=tol)
+    np.testing.assert_allclose(lse, lse_ref, rtol=tol, atol=tol)  # -inf rows compare equal
+    grad_out = np.random.default_rng(seed + 1).standard_normal(out.shape).astype(dtype)
+    grads = attention_backward(q, k, v, out, lse, grad_out, causal, mask, block=block)
+    grads_ref = attention_backward_reference(q, k, v, out_ref, lse_ref, grad_out, causal, mask)
+    for fast, reference in zip(grads, grads_ref):
+        assert fast.dtype == dtype
+        np.testing.assert_allclose(fast, reference, rtol=10 * tol, atol=10 * tol)
+
+
+@given(t=st.integers(2, 40), cut=st.integers(1, 39), block=st.sampled_from([4, 16, 128]))
+def test_causal_attention_does_not_look_ahead(t, cut, block):
+    """Changing the inputs after position `cut` leaves every output before it unchanged."""
+    cut = min(cut, t - 1)
+    rng = np.random.default_rng(t * 100 + cut)
+    q, k, v = (rng.standard_normal((1, 2, t, 4)) for _ in range(3))
+    out, _ = attention(q, k, v, causal=True, block=block)
+    for x in (q, k, v):
+        x[:, :, cut:] += rng.standard_normal(x[:, :, cut:].shape)
+    changed, _ = attention(q, k, v, causal=True, block=block)
+    np.testing.assert_allclose(out[:, :, :cut], changed[:, :, :cut], rtol=1e-12, atol=1e-12)
+
+
+def test_rows_with_no_allowed_key_give_zero_output():
+    q = k = v = np.ones((1, 1, 3, 2))
+    mask = np.array([True, False, True])[None, None, :, None] & np.ones((1, 1, 3, 3), bool)
+    out, lse = attention(q, k, v, mask=mask)
+    assert np.all(out[0, 0, 1] == 0) and lse[0, 0, 1] == -np.inf
+    grads = attention_backward(q, k, v, out, lse, np.ones_like(out), mask=mask)
+    assert all(np.all(np.isfinite(g)) for g in grads)
+
+
+@pytest.mark.parametrize(
+    "shapes, mask, message",
+    [
+        (((1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 6)), None, None),
+        (((1, 2, 3, 4), (1, 2, 5, 3), (1, 2, 5, 6)), None, "disagree"),
+        (((2, 3, 4), (2, 3, 4), (2, 3, 4)), None, r"expected \(batch, heads, T, d\)"),
+        (((1, 1, 3, 4), (1, 1, 5, 4), (1, 1, 5, 4)), np.ones((3, 4), bool), r"mask of shape"),
+    ],
+)  # fmt: skip
+def test_argument_checks(shapes, mask, message):
+    q, k, v = (np.zeros(s) for s in shapes)
+    if message is None:
+        out, _ = attention(q, k, v, mask=mask)  # cross-attention: Tq != Tk, dv != d
+        assert out.shape == (1, 2, 3, 6)
+        return
+    with pytest.raises(ValueError, match=message):
+        attention(q, k, v, mask=mask)

@@ -1,0 +1,135 @@
+"""The convolution kernels against their explicit-sum references, on geometries drawn by
+hypothesis, in float32 and float64."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kernels import conv as fast
+from kernels import conv_reference as ref
+
+TOLERANCE = {np.float32: 2e-4, np.float64: 1e-10}
+
+
+@st.composite
+def conv_geometries(draw):
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in = groups * draw(st.integers(1, 3))
+    c_out = groups * draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, dh * (kh - 1) + 1 - 2 * ph), 9))
+    w = draw(st.integers(max(1, dw * (kw - 1) + 1 - 2 * pw), 9))
+    n = draw(st.integers(1, 3))
+    return dict(x_shape=(n, c_in, h, w), w_shape=(c_out, c_in // groups, kh, kw),
+                stride=(sh, sw), padding=(ph, pw), dilation=(dh, dw), groups=groups)  # fmt: skip
+
+
+def arrays(seed, dtype, *shapes):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in shapes]
+
+
+def close(a, b, dtype):
+    assert a.dtype == dtype
+    np.testing.assert_allclose(a, b, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype] * 10)
+
+
+dtypes = st.sampled_from([np.float32, np.float64])
+seeds = st.integers(0, 2**32 - 1)
+
+
+@given(geo=conv_geometries(), dtype=dtypes, seed=seeds)
+def test_conv2d_and_its_gradients_match_the_reference(geo, dtype, seed):
+    x, w = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
+    args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
+    out = fast.conv2d(x, w, *args)
+    close(out, ref.conv2d_reference(x, w, *args), dtype)
+    (grad_out,) = arrays(seed + 1, dtype, out.shape)
+    close(fast.conv2d_input_grad(grad_out, w, x.shape, *args),
+          ref.conv2d_input_grad_reference(grad_out, w, x.shape, *args), dtype)  # fmt: skip
+    close(fast.conv2d_weight_grad(x, grad_out, w.shape, *args),
+          ref.conv2d_weight_grad_reference(x, grad_out, w.shape, *args), dtype)  # fmt: skip
+
+
+@given(geo=conv_geometries(), seed=seeds)
+def test_input_grad_is_the_adjoint_of_conv2d(geo, seed):
+    """<conv(x), y> == <x, conv_T(y)>: the definition of the transposed convolution."""
+    x, w = arrays(seed, np.float64, geo["x_shape"], geo["w_shape"])
+    args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
+    out = fast.conv2d(x, w, *args)
+    (y,) = arrays(seed + 1, np.float64, out.shape)
+    lhs = np.sum(out * y)
+    rhs = np.sum(x * fast.conv2d_input_grad(y, w, x.shape, *args))
+    assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-10)
+
+
+@given(geo=conv_geometries(), dtype=dtypes, seed=seeds)
+def test_conv_transpose2d_recovers_the_shape_and_matches_the_reference(geo, dtype, seed):
+    """For y = conv2d(x), conv_transpose2d(y) has x's shape when output_padding is the part of
+    the padded input the strides skipped, (H + 2p - d (k - 1) - 1) mod s, always below s."""
+    n, c_in, h, w = geo["x_shape"]
+    kh, kw = geo["w_shape"][2:]
+    (sh, sw), (ph, pw), (dh, dw) = geo["stride"], geo["padding"], geo["dilation"]
+    output_padding = ((h + 2 * ph - dh * (kh - 1) - 1) % sh, (w + 2 * pw - dw * (kw - 1) - 1) % sw)
+    x0, w0 = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
+    y_shape = fast.conv2d(
+        x0, w0, geo["stride"], geo["padding"], geo["dilation"], geo["groups"]
+    ).shape
+    y, weight = arrays(seed + 1, dtype, y_shape, geo["w_shape"])
+    args = (geo["stride"], geo["padding"], output_padding, geo["dilation"], geo["groups"])
+    out = fast.conv_transpose2d(y, weight, *args)
+    assert out.shape == geo["x_shape"]
+    close(out, ref.conv_transpose2d_reference(y, weight, *args), dtype)
+
+
+@given(dtype=dtypes, seed=seeds, k=st.integers(1, 4), dilation=st.integers(1, 3),
+       stride=st.integers(1, 2), causal=st.booleans())  # fmt: skip
+def test_conv1d_matches_the_reference(dtype, seed, k, dilation, stride, causal):
+    x, w = arrays(seed, dtype, (2, 3, 11), (4, 3, k))
+    padding = ((k - 1) * dilation, 0) if causal else 1
+    close(fast.conv1d(x, w, stride, padding, dilation),
+          ref.conv1d_reference(x, w, stride, padding, dilation), dtype)  # fmt: skip
+
+
+def test_causal_conv1d_does_not_look_ahead():
+    x, w = arrays(0, np.float64, (1, 2, 12), (3, 2, 3))
+    out = fast.conv1d(x, w, padding=(4, 0), dilation=2)
+    x_changed = x.copy()
+    x_changed[..., 7:] += 1.0
+    changed = fast.conv1d(x_changed, w, padding=(4, 0), dilation=2)
+    np.testing.assert_array_equal(out[..., :7], changed[..., :7])
+    assert not np.allclose(out[..., 7:], changed[..., 7:])
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, kwargs, message",
+    [
+        ((8, 3, 28, 28), (16, 1, 3, 3), {},
+         r"input has 3 channels but weight expects 1 \(input \(8, 3, 28, 28\), weight \(16, 1"),
+        ((8, 3, 28), (16, 3, 3, 3), {}, r"expected input \(N, C, H, W\)"),
+        ((1, 1, 2, 2), (1, 1, 5, 5), {}, r"kernel 5x5 .* larger than the padded input 2x2"),
+        ((1, 4, 8, 8), (6, 2, 3, 3), {"groups": 3}, "not divisible by groups=3"),
+        ((1, 1, 8, 8), (1, 1, 3, 3), {"stride": 0}, "stride and dilation must be >= 1"),
+    ],
+)  # fmt: skip
+def test_bad_conv2d_arguments_give_one_line_errors(x_shape, w_shape, kwargs, message):
+    x, w = arrays(0, np.float32, x_shape, w_shape)
+    with pytest.raises(ValueError, match=message) as error:
+        fast.conv2d(x, w, **kwargs)
+    assert "\n" not in str(error.value)
+
+
+def test_output_padding_must_stay_below_the_stride():
+    x, w = arrays(0, np.float32, (1, 2, 4, 4), (2, 1, 3, 3))
+    with pytest.raises(ValueError, match="smaller than the stride"):
+        fast.conv_transpose2d(x, w, stride=1, output_padding=1, dilation=2)
+
+
+def test_mixed_dtypes_are_refused():
+    x, w = arrays(0, np.float32, (1, 1, 4, 4), (1, 1, 3, 3))
+    with pytest.raises(TypeError, match="one dtype"):
+        fast.conv2d(x, w.astype(np.float64))
