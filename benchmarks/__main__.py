@@ -1,40 +1,48 @@
-"""``python -m benchmarks [--only NAME ...]``: print every benchmark table."""
+"""``python -m benchmarks [--only SUITE ...]``: print every benchmark table."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
 import platform
+import subprocess
+import sys
 
 import numpy as np
 
-from benchmarks import engine
+from benchmarks.suites import SUITES, TITLES
 from benchmarks.timing import print_table
 
-SUITES = {"engine": ("autodiff engine", engine.run)}
 
-
-def _optional_torch():
-    """PyTorch CPU as a comparator, when it happens to be installed, on our thread count."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(os.cpu_count() or 1)
-    return torch
+def _torch_times(names: list[str]) -> tuple[str | None, dict[str, float]]:
+    """PyTorch CPU's times, when it happens to be installed, from a process of its own."""
+    if importlib.util.find_spec("torch") is None:
+        return None, {}
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.torch_side", *names],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer["version"], answer["times"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--only", nargs="*", choices=sorted(SUITES), help="suites to run")
-    args = parser.parse_args()
-    torch = _optional_torch()
+    names = parser.parse_args().only or list(SUITES)
+    torch_version, torch_times = _torch_times(names)
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__ if torch else 'not installed'}")  # fmt: skip
+          f"torch {torch_version or 'not installed'}")  # fmt: skip
+    if "kernels" in names:
+        print(f"float32 GEMM roofline: {SUITES['kernels'].gemm_roofline():.0f} GFLOP/s")
     print("ratios are their time / our time: above 1 means we are faster")
-    for name in args.only or SUITES:
-        title, run = SUITES[name]
-        print_table(title, run(torch))
+    for name in names:
+        rows = SUITES[name].measure()
+        for row in rows:
+            row.torch = torch_times.get(row.name)
+        print_table(TITLES[name], rows)
 
 
 if __name__ == "__main__":

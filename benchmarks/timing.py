@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-def seconds_per_call(fn: Callable[[], object], min_time: float = 0.3, repeats: int = 5) -> float:
+def seconds_per_call(fn: Callable[[], object], min_time: float = 0.3, repeats: int = 7) -> float:
     """Best of ``repeats`` timings, each long enough (>= min_time / repeats) to be stable.
 
     The minimum, not the mean, because other processes only ever add time.
@@ -33,13 +33,14 @@ def seconds_per_call(fn: Callable[[], object], min_time: float = 0.3, repeats: i
 
 @dataclass
 class Row:
-    """One benchmark: our time, and the comparators' times (None when not measured)."""
+    """One benchmark: our time, the NumPy reference's, PyTorch's (None when not measured), and
+    the floating-point operations it does (for GFLOP/s)."""
 
     name: str
     ours: float
     numpy: float | None = None
     torch: float | None = None
-    note: str = ""
+    flops: float | None = None
 
 
 def _time(seconds: float | None) -> str:
@@ -55,11 +56,12 @@ def _ratio(theirs: float | None, ours: float) -> str:
 
 
 def print_table(title: str, rows: list[Row]) -> None:
-    """Times and speed ratios (their time / our time: above 1 means we are faster)."""
-    header = ("benchmark", "ours", "numpy", "numpy/ours", "torch", "torch/ours", "note")
+    """Times, our GFLOP/s, and speed ratios (their time / our time: above 1 means we are
+    faster)."""
+    header = ("benchmark", "ours", "GFLOP/s", "numpy", "numpy/ours", "torch", "torch/ours")
     lines = [
-        (r.name, _time(r.ours), _time(r.numpy), _ratio(r.numpy, r.ours), _time(r.torch),
-         _ratio(r.torch, r.ours), r.note)
+        (r.name, _time(r.ours), "-" if r.flops is None else f"{r.flops / r.ours / 1e9:.0f}",
+         _time(r.numpy), _ratio(r.numpy, r.ours), _time(r.torch), _ratio(r.torch, r.ours))
         for r in rows
     ]  # fmt: skip
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines)]

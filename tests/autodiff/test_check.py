@@ -69,3 +69,46 @@ def test_variadic_primitive():
     total = ad.primitive(lambda *xs: sum(xs), name="total")
     total.defvjp_argnum(lambda argnum, g, ans, *xs: g)
     assert ad.gradcheck(lambda a, b, c: total(a, b, c), [x0, x0 + 1, x0 - 1])
+
+
+def test_a_primitive_can_save_a_residual_for_its_vjp():
+    """softmax-cross-entropy style: the forward keeps exp(x) so the VJP need not recompute it."""
+    calls = []
+
+    def forward(x):
+        e = np.exp(x)
+        return np.log(e.sum()), e
+
+    def vjp(g, ans, x, saved):
+        calls.append(saved)
+        return g * (saved / saved.sum())
+
+    lse = ad.primitive(forward, name="lse", saves=True).defvjp(vjp)
+    assert ad.gradcheck(lse, [x0])
+    assert calls and isinstance(calls[0], np.ndarray)
+    with ad.no_grad():
+        assert lse(x0).item() == pytest.approx(np.log(np.exp(x0).sum()))
+
+
+def test_saved_residuals_are_freed_with_the_graph():
+    op = ad.primitive(lambda x: (x * 2, "residual"), name="double", saves=True)
+    op.defvjp(lambda g, ans, x, saved: g * 2)
+    y = op(ad.Tensor(x0, requires_grad=True))
+    assert y._node.saved == "residual"
+    y.sum().backward()
+    assert y._node.saved is None and y._node.inputs is None
+
+
+def test_joint_vjp_is_called_once_for_all_inputs():
+    calls = []
+
+    def vjp(g, ans, a, b):
+        calls.append(1)
+        return g * b, g * a
+
+    product = ad.primitive(np.multiply, name="product").defvjp_joint(vjp)
+    a, b = ad.Tensor(x0, requires_grad=True), ad.Tensor(x0 + 1, requires_grad=True)
+    product(a, b).sum().backward()
+    assert len(calls) == 1
+    np.testing.assert_allclose(a.grad.data, x0 + 1)
+    assert ad.gradcheck(product, [x0, x0 + 1]) and ad.gradgradcheck(product, [x0, x0 + 1])
