@@ -11,13 +11,15 @@ so each of the three products a convolution needs is a single large GEMM over th
     weight grad    dW    = G cols^T         (O, N Ho Wo) @ (N Ho Wo, C k k)
     input grad     dcols = W^T G            then col2im scatters dcols back onto the pixels
 
-Why this organisation: BLAS multiplies at 250 GFLOP/s on this 2-core machine, far beyond any
-loop nest we can write in Numba without SIMD intrinsics, and batching N into the GEMM keeps it
-large even for 8x8 images (128 small per-sample products ran at a third of the speed).
+Why this organisation: BLAS multiplies at about 250 GFLOP/s on this 2-core machine, far beyond
+any loop nest we can write in Numba without SIMD intrinsics, and putting several samples into
+one GEMM keeps it large even for 8x8 images. The batch is processed in chunks (see
+CHUNK_ELEMENTS) so that a chunk's columns are still in cache when the GEMM reads them.
 im2col and col2im are memory-bound loops; Numba runs them over independent rows with
 ``prange`` (im2col: one row (c, i, j) per iteration; col2im: one (n, c) image per iteration,
-so no two threads ever write the same pixel). The columns are recomputed in backward rather
-than kept, so memory stays O(input) between the passes.
+so no two threads ever write the same pixel). A variant that computed each row's in-bounds
+range to drop the per-element test was no faster (LLVM already handles the branch well). The
+columns are recomputed in backward rather than kept, so memory stays O(input) between passes.
 """
 
 from __future__ import annotations
@@ -74,10 +76,11 @@ def _col2im(cols, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, out):  # pragma: no co
 
 
 # Samples per chunk: enough for a large GEMM, few enough that the chunk's columns (about
-# CHUNK_ELEMENTS numbers) stay in cache between im2col and the product. Measured on (32, 64,
-# 28, 28), k=3: the whole batch at once took 19.9 ms forward (a 58 MB columns matrix, memory-
-# bound); chunks of about 2 MB took CHUNK_FORWARD_MS.
-CHUNK_ELEMENTS = 1 << 19
+# CHUNK_ELEMENTS numbers) are still in cache when the product reads them. On (32, 64, 28, 28),
+# k=3, the whole batch at once (a 58 MB columns matrix) took 19.9 ms forward against 13 ms in
+# chunks; sizes from 2^19 to 2^23 numbers differed by less than this machine's run-to-run
+# noise, and 2^21 was the best of three sweeps on shapes (a), (c) and (d).
+CHUNK_ELEMENTS = 1 << 21
 
 
 def _chunks(g: ConvGeometry):
