@@ -1,26 +1,82 @@
 """The command line, end to end, in a temporary folder."""
 
+import json
 import subprocess
 import sys
+
+import numpy as np
+import pytest
 
 from scratchgen.cli import main
 
 
-def test_tour_quick_writes_its_figure(tmp_path, capsys):
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "scratchgen", *args], capture_output=True, text=True
+    )
+
+
+def test_train_sample_eval_and_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    settings = ["--set", "components=8", "lr=0.03", "--quiet"]
+    assert main(["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "60",
+                 "--out", str(out), *settings]) == 0  # fmt: skip
+    for name in ("checkpoint.npz", "config.json", "metrics.json", "samples.png", "samples.npy"):
+        assert (out / name).exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 60 and {"test_nll", "test_bpd", "kl_gap", "seconds"} <= set(metrics)
+    assert np.load(out / "samples.npy").shape == (64, 2)
+
+    assert main(["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "90",
+                 "--out", str(out), "--resume", "--quiet"]) == 0  # fmt: skip
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 90
+
+    assert main(["sample", str(out), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (7, 2)
+    assert main(["sample", str(out), "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["eval", str(out), "--data", "two_moons"]) == 0
+    assert "kl_gap" in json.loads((out / "eval-two_moons.json").read_text())
+    assert "test_nll" in capsys.readouterr().out
+
+
+def test_tour_quick_writes_its_figures(tmp_path, capsys):
     assert main(["tour", "--quick", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "tour.png").stat().st_size > 10_000
+    for name in ("tour.png", "gallery.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
+    results = json.loads((tmp_path / "metrics.json").read_text())
+    assert "gaussian_mixture/eight_gaussians" in results
     assert "Hessian-vector product" in capsys.readouterr().out
 
 
-def test_unknown_command_is_one_line_and_exit_2():
-    result = subprocess.run(
-        [sys.executable, "-m", "scratchgen", "no-such-command"], capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "invalid choice" in result.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-command"], "invalid choice"),
+        ([], "required"),
+        (
+            ["train", "gaussian_mixture", "--data", "digits"],
+            "handles continuous data, not categorical",
+        ),
+        (["train", "nope", "--data", "rings"], "unknown model 'nope'"),
+        (["train", "gaussian_mixture", "--data", "nowhere"], "unknown dataset 'nowhere'"),
+        (["train", "gaussian_mixture", "--data", "rings", "--set", "oops"], "expects KEY=VALUE"),
+        (
+            ["train", "gaussian_mixture", "--data", "rings", "--set", "colours=3"],
+            "no setting colours",
+        ),
+        (["sample", "/no/such/run", "--out", "x.png"], "no such file"),
+    ],
+)
+def test_user_mistakes_are_one_line_and_exit_2(args, message, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "scratchgen", *args], capture_output=True,
+                            text=True, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
 
 
-def test_missing_command_is_one_line_and_exit_2():
-    result = subprocess.run([sys.executable, "-m", "scratchgen"], capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
+def test_divergence_exits_1_with_its_reason(tmp_path):
+    result = run_cli("train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "50",
+                     "--out", str(tmp_path / "r"), "--set", "lr=1e9", "--quiet")  # fmt: skip
+    assert result.returncode == 1
+    assert "training stopped" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,14 @@
+"""The model families. ``available()`` lists them; ``create(name, info, **hparams)`` builds one
+for a dataset's ``info``. Each model file registers itself with ``@register``."""
+
+from scratchgen.models import gaussian_mixture  # noqa: F401 (registers the model)
+from scratchgen.models.base import (
+    REGISTRY,
+    GenerativeModel,
+    UnsupportedData,
+    available,
+    create,
+    register,
+)
+
+__all__ = ["GenerativeModel", "REGISTRY", "UnsupportedData", "available", "create", "register"]

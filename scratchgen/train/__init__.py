@@ -1,0 +1,20 @@
+"""Training: ``Trainer`` and ``TrainConfig`` (the shared loop), ``fit`` (one call), and the
+atomic checkpoint files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scratchgen.data import Dataset
+from scratchgen.models import GenerativeModel
+from scratchgen.train.checkpoint import CheckpointError
+from scratchgen.train.trainer import TrainConfig, Trainer, TrainingDiverged, evaluate
+
+
+def fit(model: GenerativeModel, data: Dataset, out: Path | None = None, progress: bool = True,
+        **config) -> dict[str, float]:  # fmt: skip
+    """Train with ``TrainConfig(**config)``; returns the final test metrics."""
+    return Trainer(model, data, TrainConfig.from_dict(config), out, progress).fit()
+
+
+__all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "CheckpointError", "evaluate", "fit"]
