@@ -3,4 +3,16 @@
 Everything trains on ``autodiff`` (our reverse-mode engine) and ``kernels`` (our Numba loops).
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # scratchgen.Trainer, as DESIGN names it, without importing every package on
+    # `import scratchgen`
+    if name == "Trainer":
+        from scratchgen.train import Trainer
+
+        return Trainer
+    raise AttributeError(f"module 'scratchgen' has no attribute {name!r}")

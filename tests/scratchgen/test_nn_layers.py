@@ -84,6 +84,14 @@ def test_masked_conv_sees_only_earlier_pixels(mask_type):
     assert seen[order < order[i, j]].any()
 
 
+def test_rectangular_masked_kernels_keep_the_ordering():
+    layer = nn.MaskedConv2d(1, 1, (3, 5), "A", rng=np.random.default_rng(0)).to(np.float64)
+    assert layer.weight.shape == (1, 1, 3, 5)
+    seen = _dependence(layer, (1, 1, 6, 6), (0, 0, 3, 3))[0, 0]
+    order = np.arange(36).reshape(6, 6)
+    assert not seen[order >= order[3, 3]].any() and seen[3, 1] and seen[2, 5]
+
+
 def test_masked_conv_colour_groups_follow_r_g_b():
     """At its own pixel, output colour g sees input colours h < g (mask A)."""
     layer = nn.MaskedConv2d(3, 3, 3, "A", color_groups=3, rng=np.random.default_rng(0))
@@ -133,8 +141,8 @@ def test_layer_errors_are_one_line():
     r = np.random.default_rng(0)
     with pytest.raises(ValueError, match="not divisible by num_heads"):
         nn.MultiheadAttention(6, 4, rng=r)
-    with pytest.raises(ValueError, match="odd kernel size"):
-        nn.MaskedConv2d(1, 2, 4, "A", rng=r)
+    with pytest.raises(ValueError, match="odd kernel size, got 3x4"):
+        nn.MaskedConv2d(1, 2, (3, 4), "A", rng=r)
     with pytest.raises(ValueError, match="mask_type must be 'A' or 'B'"):
         nn.MaskedConv2d(1, 2, 3, "C", rng=r)
     with pytest.raises(ValueError, match=r"input of shape \(2, 5\) has 5 features but weight"):

@@ -1,8 +1,8 @@
 """``MaskedConv2d``: PixelCNN's convolution that never sees the current pixel's future.
 
 Pixels are generated in raster order, and within a pixel the colour channels in order
-(R, then G, then B). A k x k kernel centred on pixel (i, j) may read (van den Oord et al.,
-"Pixel Recurrent Neural Networks", 2016, section 3.4 and figure 2):
+(R, then G, then B). A kernel centred on pixel (i, j), of any odd size, square or not, may
+read (van den Oord et al., "Pixel Recurrent Neural Networks", 2016, section 3.4, figure 2):
 
 * every row above i, and the pixels left of j in row i;
 * at (i, j) itself, for output channel group g and input channel group h:
@@ -25,37 +25,41 @@ from scratchgen.nn import functional as F
 from scratchgen.nn.layers.conv import Conv2d
 
 
-def pixelcnn_mask(mask_type: str, in_channels: int, out_channels: int, kernel_size: int,
+def pixelcnn_mask(mask_type: str, in_channels: int, out_channels: int, kernel_size: Any,
                   color_groups: int = 1) -> np.ndarray:  # fmt: skip
-    """0/1 array (out, in, k, k) of the connections a masked convolution keeps."""
+    """0/1 array (out, in, kh, kw) of the connections a masked convolution keeps; the kernel
+    may be rectangular (Gated PixelCNN's stacks), but both sides must be odd so that it has a
+    centre pixel."""
     if mask_type not in ("A", "B"):
         raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
-    if kernel_size % 2 == 0:
-        raise ValueError(f"a masked convolution needs an odd kernel size, got {kernel_size}")
+    kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else tuple(kernel_size)
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"a masked convolution needs an odd kernel size, got {kh}x{kw}")
     if in_channels % color_groups or out_channels % color_groups:
         raise ValueError(
             f"{in_channels} input and {out_channels} output channels do not split into "
             f"{color_groups} colour groups"
         )
-    centre = kernel_size // 2
-    mask = np.zeros((out_channels, in_channels, kernel_size, kernel_size), dtype=np.float32)
-    mask[:, :, :centre, :] = 1  # rows above
-    mask[:, :, centre, :centre] = 1  # left of centre
+    row, col = kh // 2, kw // 2
+    mask = np.zeros((out_channels, in_channels, kh, kw), dtype=np.float32)
+    mask[:, :, :row, :] = 1  # rows above
+    mask[:, :, row, :col] = 1  # left of centre
     group_out = np.arange(out_channels) // (out_channels // color_groups)
     group_in = np.arange(in_channels) // (in_channels // color_groups)
     earlier = group_in[None, :] < group_out[:, None]
     allowed = earlier if mask_type == "A" else earlier | (group_in[None, :] == group_out[:, None])
-    mask[:, :, centre, centre] = allowed
+    mask[:, :, row, col] = allowed
     return mask
 
 
 class MaskedConv2d(Conv2d):
     """A same-size convolution whose weight is multiplied by a PixelCNN mask of type A or B."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, mask_type: str,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, mask_type: str,
                  color_groups: int = 1, bias: bool = True, *, rng: np.random.Generator,
                  dtype: Any = np.float32) -> None:  # fmt: skip
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2,
+        kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else tuple(kernel_size)
+        super().__init__(in_channels, out_channels, (kh, kw), padding=(kh // 2, kw // 2),
                          bias=bias, rng=rng, dtype=dtype)  # fmt: skip
         self.mask_type = mask_type
         self.register_buffer(
