@@ -1,0 +1,8 @@
+"""Autoregressive models: p(x) = prod_i p(x_i | x_<i)."""
+
+from scratchgen.models.autoregressive.base import BinaryAutoregressive
+from scratchgen.models.autoregressive.fvsbn import FVSBN
+from scratchgen.models.autoregressive.made import MADE, made_masks
+from scratchgen.models.autoregressive.nade import NADE
+
+__all__ = ["BinaryAutoregressive", "FVSBN", "NADE", "MADE", "made_masks"]
