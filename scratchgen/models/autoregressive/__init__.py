@@ -4,5 +4,6 @@ from scratchgen.models.autoregressive.base import BinaryAutoregressive
 from scratchgen.models.autoregressive.fvsbn import FVSBN
 from scratchgen.models.autoregressive.made import MADE, made_masks
 from scratchgen.models.autoregressive.nade import NADE
+from scratchgen.models.autoregressive.pixelcnn import PixelCNN
 
-__all__ = ["BinaryAutoregressive", "FVSBN", "NADE", "MADE", "made_masks"]
+__all__ = ["BinaryAutoregressive", "FVSBN", "NADE", "MADE", "made_masks", "PixelCNN"]

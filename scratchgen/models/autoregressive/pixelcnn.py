@@ -1,0 +1,95 @@
+"""PixelCNN (van den Oord et al., "Pixel Recurrent Neural Networks", 2016, section 3.5).
+
+Pixels are generated in raster order and, within a pixel, channel by channel (R, G, B):
+
+    p(x) = prod_{i, j} prod_c p(x_{c,i,j} | all earlier pixels, channels < c of pixel (i, j))
+
+A stack of masked convolutions computes every conditional in one pass: the first layer uses
+mask A (the current pixel's own channel and later ones hidden), the rest mask B (a feature may
+see the features of its own channel group at the same position, which were computed from
+earlier inputs only). Channel groups carry the colour order through the whole network, and the
+output has K logits per channel: K = 1 for binary data (a Bernoulli), K = levels for
+categorical data (a softmax over grey levels). Sampling fills the image pixel by pixel and
+channel by channel, one network pass each.
+
+Symbols: C channels, H x W pixels, F features per layer, K outputs per channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+from autodiff import Tensor
+from scratchgen.data import DataInfo
+from scratchgen.models.base import GenerativeModel, register
+from scratchgen.nn import MaskedConv2d, ModuleList
+
+
+@register("pixelcnn", ("binary", "categorical"), "PixelCNN: masked convolutions, raster order",
+          filters=32, layers=4, kernel_size=7)  # fmt: skip
+class PixelCNN(GenerativeModel):
+    has_exact_likelihood = True
+
+    def __init__(self, info: DataInfo, filters: int = 32, layers: int = 4, kernel_size: int = 7,
+                 **hparams: Any) -> None:  # fmt: skip
+        super().__init__(info, filters=filters, layers=layers, kernel_size=kernel_size, **hparams)
+        if len(info.shape) != 3:
+            raise ValueError(
+                f"PixelCNN models images (C, H, W), not examples of shape {info.shape}"
+            )
+        C = info.shape[0]
+        if filters % C:
+            raise ValueError(f"PixelCNN: filters={filters} must split into {C} colour groups")
+        self.levels = 2 if info.kind == "binary" else info.levels
+        self.K = 1 if info.kind == "binary" else self.levels
+        rng = np.random.default_rng(hparams.get("seed", 0))
+
+        def conv(c_in: int, c_out: int, k: int, mask: str) -> MaskedConv2d:
+            return MaskedConv2d(c_in, c_out, k, mask, color_groups=C, rng=rng, dtype=self.dtype)
+
+        self.input_layer = conv(C, filters, kernel_size, "A")
+        self.blocks = ModuleList(conv(filters, filters, 3, "B") for _ in range(layers))
+        self.hidden_head = conv(filters, filters, 1, "B")
+        self.output_head = conv(filters, C * self.K, 1, "B")
+
+    def logits(self, x: Tensor) -> Tensor:
+        """(n, C, K, H, W) logits of every conditional (K = 1 for binary data)."""
+        h = self.input_layer(2 * x / (self.levels - 1) - 1)  # inputs scaled to [-1, 1]
+        for block in self.blocks:
+            h = h + block(ad.relu(h))  # a residual of mask-B convolutions keeps the ordering
+        out = self.output_head(ad.relu(self.hidden_head(ad.relu(h))))
+        n, _, H, W = out.shape
+        return ad.reshape(out, (n, self.info.shape[0], self.K, H, W))
+
+    def log_prob(self, x: Any) -> Tensor:
+        x = self.as_input(x)
+        logits = self.logits(x)
+        if self.K == 1:  # Bernoulli: x l - softplus(l)
+            l = logits[:, :, 0]
+            per_value = x * l - ad.softplus(l)
+        else:  # categorical: the log-softmax entry of the observed level
+            log_p = ad.log_softmax(logits, axis=2)
+            index = x.data.astype(np.int64)[:, :, None]
+            per_value = ad.take_along_axis(log_p, index, axis=2)[:, :, 0]
+        return ad.sum(per_value, axis=(1, 2, 3))
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        C, H, W = self.info.shape
+        x = np.zeros((n, C, H, W), dtype=self.dtype)
+        with ad.no_grad():
+            for i in range(H):
+                for j in range(W):
+                    for c in range(C):
+                        logits = self.logits(ad.Tensor(x)).data[:, c, :, i, j]  # (n, K)
+                        x[:, c, i, j] = _draw(logits, rng)
+        return x
+
+
+def _draw(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One value per row: Bernoulli for a single logit, else categorical by Gumbel-max."""
+    if logits.shape[1] == 1:
+        return rng.random(len(logits)) < 1 / (1 + np.exp(-logits[:, 0]))
+    return np.argmax(logits - np.log(-np.log(rng.random(logits.shape))), axis=1)
