@@ -171,3 +171,66 @@ def test_pixelcnn_samples_match_its_probabilities(space):
     assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(
         1 - 1e-6, len(observed) - 1
     )
+
+
+# ---------------------------------------------------------------- the Transformer
+def build_transformer(vocab=3, length=3, seed=1):
+    info = data.DataInfo((length,), "categorical", vocab)
+    model = models.create("transformer", info, d_model=8, n_head=2, n_layer=2, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    for p in model.parameters():
+        p.data = rng.standard_normal(p.shape)
+    return model
+
+
+def test_transformer_probabilities_sum_to_one():
+    model = build_transformer()
+    every = np.array(list(itertools.product(range(3), repeat=3)))
+    with ad.no_grad():
+        assert np.exp(model.log_prob(every).data).sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_transformer_logits_do_not_look_ahead():
+    model = build_transformer(vocab=5, length=8)
+    x = np.random.default_rng(0).integers(0, 5, (4, 8))
+    changed = x.copy()
+    changed[:, 5:] = (changed[:, 5:] + 1) % 5
+    with ad.no_grad():
+        before, after = (
+            model.logits(model._shifted(x)).data,
+            model.logits(model._shifted(changed)).data,
+        )
+    np.testing.assert_array_equal(before[:, :6], after[:, :6])  # position 5 predicts x_6 from x_<=5
+    assert not np.allclose(before[:, 6:], after[:, 6:])
+
+
+def test_kv_cache_sampling_gives_exactly_the_same_sequences():
+    model = build_transformer(vocab=5, length=12)
+    cached = model.sample(64, np.random.default_rng(7), given=[3, 1], top_p=0.9)
+    recomputed = model.sample(
+        64, np.random.default_rng(7), given=[3, 1], top_p=0.9, use_cache=False
+    )
+    np.testing.assert_array_equal(cached, recomputed)
+    assert np.all(cached[:, :2] == [3, 1])
+
+
+def test_transformer_samples_match_its_probabilities():
+    model = build_transformer()
+    every = np.array(list(itertools.product(range(3), repeat=3)))
+    with ad.no_grad():
+        p = np.exp(model.log_prob(every).data)
+    n = 20_000
+    index = model.sample(n, np.random.default_rng(3)) @ np.array([9, 3, 1])
+    observed, expected = np.bincount(index, minlength=27), n * p
+    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(1 - 1e-6, 26)
+
+
+def test_sampling_filters():
+    model = build_transformer(vocab=5, length=6)
+    greedy = model.sample(3, np.random.default_rng(0), top_k=1)
+    assert np.all(greedy == greedy[0])  # top-1 is deterministic
+    np.testing.assert_array_equal(model.sample(3, np.random.default_rng(9), top_p=1e-9), greedy)
+    cold = model.sample(200, np.random.default_rng(1), temperature=1e-6)
+    assert np.all(cold == greedy[0])
+    with pytest.raises(ValueError, match="temperature must be positive"):
+        model.sample(1, np.random.default_rng(0), temperature=0)

@@ -5,5 +5,14 @@ from scratchgen.models.autoregressive.fvsbn import FVSBN
 from scratchgen.models.autoregressive.made import MADE, made_masks
 from scratchgen.models.autoregressive.nade import NADE
 from scratchgen.models.autoregressive.pixelcnn import PixelCNN
+from scratchgen.models.autoregressive.transformer_lm import TransformerLM
 
-__all__ = ["BinaryAutoregressive", "FVSBN", "NADE", "MADE", "made_masks", "PixelCNN"]
+__all__ = [
+    "BinaryAutoregressive",
+    "FVSBN",
+    "NADE",
+    "MADE",
+    "made_masks",
+    "PixelCNN",
+    "TransformerLM",
+]

@@ -43,7 +43,10 @@ class MultiheadAttention(Module):
         return ad.transpose(ad.reshape(t, (n, length, self.num_heads, -1)), (0, 2, 1, 3))
 
     def forward(self, x: Any, context: Any = None, attn_mask: Any = None,
-                is_causal: bool = False) -> Tensor:  # fmt: skip
+                is_causal: bool = False, cache: dict | None = None) -> Tensor:  # fmt: skip
+        """``cache`` (a dict, for incremental decoding of self-attention): the keys and values of
+        earlier positions are kept in it and extended by this call's; the new queries, at
+        positions P..P+t-1, attend to keys 0..P+t-1."""
         x = ad.as_constant(x)
         context = x if context is None else ad.as_constant(context)
         if x.ndim != 3 or context.ndim != 3:
@@ -53,6 +56,16 @@ class MultiheadAttention(Module):
             )
         q = self._heads(self.q_proj(x))
         k, v = self._heads(self.k_proj(context)), self._heads(self.v_proj(context))
+        if cache is not None:
+            past = cache["k"].shape[2] if "k" in cache else 0
+            if past:
+                k = ad.concatenate([cache["k"], k], axis=2)
+                v = ad.concatenate([cache["v"], v], axis=2)
+            cache["k"], cache["v"] = k, v
+            if is_causal:  # query i (absolute position past + i) sees keys up to past + i
+                t = q.shape[2]
+                attn_mask = np.arange(past + t)[None, :] <= (past + np.arange(t))[:, None]
+                is_causal = False
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
         n, _, length, _ = out.shape  # (N, heads, L, d) -> (N, L, E)
         return self.out_proj(ad.reshape(ad.transpose(out, (0, 2, 1, 3)), (n, length, -1)))

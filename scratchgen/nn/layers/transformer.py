@@ -35,7 +35,9 @@ class TransformerBlock(Module):
             Dropout(dropout, rng=rng),
         )  # fmt: skip
 
-    def forward(self, x: Any, context: Any = None, attn_mask: Any = None) -> Tensor:
+    def forward(self, x: Any, context: Any = None, attn_mask: Any = None,
+                cache: dict | None = None) -> Tensor:  # fmt: skip
+        """``cache``: see ``MultiheadAttention.forward`` (incremental decoding)."""
         h = self.ln_1(x)
-        x = x + self.attn(h, context, attn_mask=attn_mask, is_causal=self.causal)
+        x = x + self.attn(h, context, attn_mask=attn_mask, is_causal=self.causal, cache=cache)
         return x + self.mlp(self.ln_2(x))
