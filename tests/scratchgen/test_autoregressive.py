@@ -234,3 +234,54 @@ def test_sampling_filters():
     assert np.all(cold == greedy[0])
     with pytest.raises(ValueError, match="temperature must be positive"):
         model.sample(1, np.random.default_rng(0), temperature=0)
+
+
+# ---------------------------------------------------------------- completion
+def completion_counts(model, observed_half, n=20_000):
+    """Frequencies of the completed last four values, and their exact conditional."""
+    mask = np.zeros((2, 4), bool)
+    mask[0] = True  # the first row (the first four values in raster order) is observed
+    given = np.zeros((2, 4))
+    given[0] = observed_half
+    completed = model.sample(n, np.random.default_rng(11), given=given, mask=mask)
+    assert np.all(completed[:, 0] == observed_half)
+    index = completed[:, 1].astype(int) @ np.array([8, 4, 2, 1])
+    with ad.no_grad():
+        p = np.exp(model.log_prob(SPACE).data.astype(float))
+    rows = np.all(SPACE[:, 0] == observed_half, axis=1)
+    conditional = p[rows] / p[rows].sum()  # SPACE rows are in the same binary order
+    return np.bincount(index, minlength=16), n * conditional
+
+
+@pytest.mark.parametrize("name", ["fvsbn", "nade", "made"])
+def test_completion_samples_the_conditional_distribution(name):
+    """Chi-square at a 1e-6 false-failure rate, fixed seed."""
+    observed, expected = completion_counts(build(name), np.array([1, 0, 1, 1]))
+    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(1 - 1e-6, 15)
+
+
+def test_pixelcnn_completes_the_bottom_half():
+    info = data.DataInfo((1, 2, 4), "binary")
+    model = models.create("pixelcnn", info, filters=4, layers=2, kernel_size=3)
+    rng = np.random.default_rng(1)
+    for p in model.parameters():
+        p.data = rng.standard_normal(p.shape).astype(p.dtype)
+    mask = np.zeros((1, 2, 4), bool)
+    mask[:, 0] = True
+    given = np.zeros((1, 2, 4))
+    given[0, 0] = [0, 1, 1, 0]
+    completed = model.sample(20_000, np.random.default_rng(2), given=given, mask=mask)
+    assert np.all(completed[:, 0, 0] == [0, 1, 1, 0])
+    index = completed[:, 0, 1].astype(int) @ np.array([8, 4, 2, 1])
+    every = SPACE[:, None]  # (256, 1, 2, 4)
+    with ad.no_grad():
+        p = np.exp(model.log_prob(every).data.astype(float))
+    rows = np.all(SPACE[:, 0] == [0, 1, 1, 0], axis=1)
+    expected = 20_000 * p[rows] / p[rows].sum()
+    observed = np.bincount(index, minlength=16)
+    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(1 - 1e-6, 15)
+
+
+def test_completion_needs_a_mask():
+    with pytest.raises(ValueError, match="needs a mask"):
+        build("fvsbn").sample(2, np.random.default_rng(0), given=np.zeros((2, 4)))

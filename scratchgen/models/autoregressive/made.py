@@ -88,11 +88,14 @@ class MADE(BinaryAutoregressive):
         per_mask = [self._log_prob_with(x, m) for m in range(len(self.orderings))]
         return ad.logsumexp(ad.stack(per_mask, axis=1), axis=1) - np.log(len(per_mask))
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Draw each sample's mask from the ensemble, then sample in that mask's ordering."""
-        which = rng.integers(len(self.orderings), size=n)
+    def sample(self, n: int, rng: np.random.Generator, given: Any = None,
+               mask: Any = None) -> np.ndarray:  # fmt: skip
+        """Draw each sample's mask from the ensemble, then sample in that mask's ordering
+        (completion needs the natural ordering of mask 0, so it uses that mask alone)."""
+        which = rng.integers(len(self.orderings), size=n) if given is None else np.zeros(n, int)
         out = np.empty((n,) + self.info.shape, dtype=self.dtype)
         for m in np.unique(which):
-            self.active = int(m)
-            out[which == m] = super().sample(int(np.sum(which == m)), rng)
+            self.active, rows = int(m), which == m
+            part = None if given is None else np.broadcast_to(given, (n,) + self.info.shape)[rows]
+            out[rows] = super().sample(int(rows.sum()), rng, part, mask)
         return out

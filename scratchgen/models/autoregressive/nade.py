@@ -18,7 +18,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
-from scratchgen.models.autoregressive.base import BinaryAutoregressive
+from scratchgen.models.autoregressive.base import BinaryAutoregressive, completion_start
 from scratchgen.models.base import register
 from scratchgen.nn import Parameter, init
 
@@ -38,13 +38,17 @@ class NADE(BinaryAutoregressive):
         a = self.c + ad.cumsum(contributions, axis=1) - contributions  # exclusive running sum
         return ad.sum(self.V * ad.sigmoid(a), axis=2) + self.b
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, n: int, rng: np.random.Generator, given: Any = None,
+               mask: Any = None) -> np.ndarray:  # fmt: skip
+        """Walk the running sum: O(D H) per sample. Observed values (``given`` where ``mask``)
+        are kept and added to the sum like drawn ones."""
         W, c, V, b = (p.data for p in (self.W, self.c, self.V, self.b))
-        x = np.zeros((n, self.info.dims), dtype=self.dtype)
+        x, observed = completion_start(self, n, given, mask)
         a = np.broadcast_to(c, (n, len(c))).copy()
         for i in range(self.info.dims):
-            h = 1 / (1 + np.exp(-a))
-            p_i = 1 / (1 + np.exp(-(h @ V[i] + b[i])))
-            x[:, i] = rng.random(n) < p_i
+            if not observed[i]:
+                h = 1 / (1 + np.exp(-a))
+                p_i = 1 / (1 + np.exp(-(h @ V[i] + b[i])))
+                x[:, i] = rng.random(n) < p_i
             a += np.outer(x[:, i], W[:, i])
         return x.reshape((n,) + self.info.shape)

@@ -24,6 +24,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
+from scratchgen.models.autoregressive.base import completion_start
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import MaskedConv2d, ModuleList
 
@@ -76,13 +77,19 @@ class PixelCNN(GenerativeModel):
             per_value = ad.take_along_axis(log_p, index, axis=2)[:, :, 0]
         return ad.sum(per_value, axis=(1, 2, 3))
 
-    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+    def sample(self, n: int, rng: np.random.Generator, given: Any = None,
+               mask: Any = None) -> np.ndarray:  # fmt: skip
+        """Raster order, channel by channel; with ``given`` and ``mask`` (True = observed, shape
+        (C, H, W)), observed values are kept and the rest completed (see BinaryAutoregressive)."""
         C, H, W = self.info.shape
-        x = np.zeros((n, C, H, W), dtype=self.dtype)
+        flat, observed = completion_start(self, n, given, mask)
+        x, observed = flat.reshape(n, C, H, W), observed.reshape(C, H, W)
         with ad.no_grad():
             for i in range(H):
                 for j in range(W):
                     for c in range(C):
+                        if observed[c, i, j]:
+                            continue
                         logits = self.logits(ad.Tensor(x)).data[:, c, :, i, j]  # (n, K)
                         x[:, c, i, j] = _draw(logits, rng)
         return x
