@@ -131,6 +131,14 @@ def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray
     plt.close(fig)
 
 
+def _draw_samples(model, n: int, seed: int) -> np.ndarray:
+    """n samples; a class-conditional model cycles through its classes (0, 1, ..., 0, 1, ...)."""
+    rng = np.random.default_rng(seed)
+    if model.conditional:
+        return model.sample(n, rng, y=np.arange(n) % model.hparams["num_classes"])
+    return model.sample(n, rng)
+
+
 def _kl_gap(dataset, metrics: dict[str, float]) -> dict[str, float]:
     """For toy data with an exact density: KL(p_data || p_model) = test NLL - H(p_data)."""
     from scratchgen.data import toy2d
@@ -191,7 +199,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     metrics.update(_kl_gap(dataset, metrics))
     save_json(out / "metrics.json", metrics)
     trained, _ = load_run(out)
-    samples = trained.sample(64, np.random.default_rng(args.seed))
+    samples = _draw_samples(trained, 64, args.seed)
     _write_samples(trained, samples, out / "samples.npy", None)
     _write_samples(trained, samples, out / "samples.png", dataset.test[:2000])
     summary = ", ".join(
@@ -204,7 +212,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if args.n < 1:
         raise UsageError("scratchgen sample: --n must be at least 1")
     model, config = load_run(args.run)
-    samples = model.sample(args.n, np.random.default_rng(args.seed))
+    samples = _draw_samples(model, args.n, args.seed)
     _write_samples(model, samples, args.out, None)
     print(f"wrote {args.n} samples of {config['model']} to {args.out}")
 
@@ -220,7 +228,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     if dataset.info.shape != model.info.shape:
         raise UsageError(f"scratchgen eval: {name} has examples of shape {dataset.info.shape}, the "
                          f"model was trained on {model.info.shape}")  # fmt: skip
-    metrics = evaluate(model, dataset.test)
+    labels = dataset.test_labels if model.conditional else None
+    metrics = evaluate(model, dataset.test, y=labels)
     metrics.update(_kl_gap(dataset, metrics))
     target = args.run / (
         "metrics.json" if name == config["data"] else f"eval-{Path(name).stem}.json"

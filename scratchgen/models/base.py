@@ -4,6 +4,11 @@ Every model has ``loss(x)`` (the scalar training objective, mean over the batch,
 ``sample(n, rng)`` (an ndarray of shape (n, *info.shape)). Likelihood models also have
 ``log_prob(x)``: exact, per example, in nats. A model that needs randomness inside ``loss``
 keeps it in ``self.rng``, which the trainer seeds and checkpoints.
+
+A class-conditional model (``num_classes`` > 0, so ``conditional`` is True) takes the labels
+too: ``loss(x, y)``, ``log_prob(x, y)`` = log p(x | y), ``sample(n, rng, y=...)``; the trainer
+passes a dataset's labels to it. ``classify(x)`` then applies Bayes' rule with a uniform
+prior over the classes: argmax_y log p(x | y).
 """
 
 from __future__ import annotations
@@ -41,15 +46,28 @@ class GenerativeModel(Module):
             )
         return x if isinstance(x, Tensor) else ad.Tensor(array.astype(self.dtype))
 
+    @property
+    def conditional(self) -> bool:
+        return bool(self.hparams.get("num_classes"))
+
+    def classify(self, x: Any) -> np.ndarray:
+        """argmax_y log p(x | y): Bayes' rule with a uniform class prior (one pass per class)."""
+        if not self.conditional:
+            raise ValueError(f"{type(self).__name__} is not class-conditional (num_classes=0)")
+        n, k = len(np.asarray(x)), int(self.hparams["num_classes"])
+        with ad.no_grad():
+            scores = np.stack([self.log_prob(x, np.full(n, c)).data for c in range(k)], axis=1)
+        return np.argmax(scores, axis=1)
+
     def initialize(self, x_train: np.ndarray, rng: np.random.Generator) -> None:
         """A data-dependent start, called once before training from scratch (not on resume).
         The default keeps the constructor's initialisation."""
 
-    def loss(self, x: Any) -> Tensor:
+    def loss(self, x: Any, y: Any = None) -> Tensor:
         """The training objective; for likelihood models the mean negative log-likelihood."""
-        return -ad.mean(self.log_prob(x))
+        return -ad.mean(self.log_prob(x) if y is None else self.log_prob(x, y))
 
-    def log_prob(self, x: Any) -> Tensor:
+    def log_prob(self, x: Any, y: Any = None) -> Tensor:
         raise NotImplementedError(f"{type(self).__name__} has no exact log-likelihood")
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -87,18 +87,34 @@ def _generators(model: GenerativeModel) -> dict[str, np.random.Generator]:
     return found
 
 
-def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000) -> dict[str, float]:
+def _labels_for(model: GenerativeModel, data: Dataset, split: str) -> np.ndarray | None:
+    """The labels a class-conditional model trains on (None for other models)."""
+    if not model.conditional:
+        return None
+    labels = data.train_labels if split == "train" else data.test_labels
+    if labels is None:
+        raise ValueError(f"a class-conditional model needs labels, and {data.name} has none")
+    return labels
+
+
+def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
+             y: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
     """Mean loss on x; for exact likelihood models also the NLL in nats per example and in
-    bits per dimension, NLL / (D log 2)."""
+    bits per dimension, NLL / (D log 2). With labels y (conditional models) the NLL is that of
+    log p(x | y), and the accuracy of Bayes' rule, argmax_y log p(x | y), is reported too."""
+
+    def chunks():
+        for i in range(0, len(x), batch):
+            yield (x[i : i + batch],) if y is None else (x[i : i + batch], y[i : i + batch])
+
     with ad.no_grad():
-        if model.has_exact_likelihood:
-            nll = -np.concatenate(
-                [model.log_prob(x[i : i + batch]).data for i in range(0, len(x), batch)]
-            )
-            mean = float(np.mean(nll))
-            return {"test_nll": mean, "test_bpd": mean / (model.info.dims * math.log(2))}
-        losses = [model.loss(x[i : i + batch]).item() for i in range(0, len(x), batch)]
-        return {"test_loss": float(np.mean(losses))}
+        if not model.has_exact_likelihood:
+            return {"test_loss": float(np.mean([model.loss(*chunk).item() for chunk in chunks()]))}
+        nll = float(np.mean(-np.concatenate([model.log_prob(*chunk).data for chunk in chunks()])))
+        metrics = {"test_nll": nll, "test_bpd": nll / (model.info.dims * math.log(2))}
+    if y is not None:
+        metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))
+    return metrics
 
 
 class Trainer:
@@ -125,14 +141,17 @@ class Trainer:
             ).bit_generator.state
 
     # ------------------------------------------------------------------ data order
-    def _batch(self, step: int) -> np.ndarray:
+    def _batch(self, step: int) -> tuple[np.ndarray, ...]:
+        """(x,) or, for a class-conditional model, (x, y): step's batch of its epoch's order."""
         per_epoch = len(self.data.train) // self.config.batch_size
         epoch, position = divmod(step, per_epoch)
-        order = np.random.default_rng([self.config.seed, 0, epoch]).permutation(
-            len(self.data.train)
-        )
+        rng = np.random.default_rng([self.config.seed, 0, epoch])
         start = position * self.config.batch_size
-        return self.data.train[order[start : start + self.config.batch_size]]
+        index = rng.permutation(len(self.data.train))[start : start + self.config.batch_size]
+        labels = _labels_for(self.model, self.data, "train")
+        return (
+            (self.data.train[index],) if labels is None else (self.data.train[index], labels[index])
+        )
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict[str, float]:
@@ -152,12 +171,7 @@ class Trainer:
                     bar.set_postfix(loss=f"{loss:.4f}")
                     self._log({"step": self.step, "loss": loss, "lr": self.optimizer.lr})
                 if self.step % self.config.eval_every == 0:
-                    self._log(
-                        {
-                            "step": self.step,
-                            **evaluate(self.model, self.data.test, self.config.eval_batch),
-                        }
-                    )
+                    self._log({"step": self.step, **self._evaluate()})
                 if self.out and self.step % self.config.checkpoint_every == 0:
                     self.seconds += time.perf_counter() - start
                     start = time.perf_counter()
@@ -180,7 +194,7 @@ class Trainer:
         model, config = self.model, self.config
         model.train()
         try:
-            loss = model.loss(self._batch(self.step))
+            loss = model.loss(*self._batch(self.step))
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
             if self.step == 0:  # nothing has been trained yet: a setup mistake, not divergence
                 raise
@@ -213,10 +227,14 @@ class Trainer:
         self.model.eval()
         if self.ema:
             with self.ema.applied(self.model):
-                metrics = evaluate(self.model, self.data.test, self.config.eval_batch)
+                metrics = self._evaluate()
         else:
-            metrics = evaluate(self.model, self.data.test, self.config.eval_batch)
+            metrics = self._evaluate()
         return {**metrics, "steps": self.step, "seconds": round(self.seconds, 3)}
+
+    def _evaluate(self) -> dict[str, float]:
+        labels = _labels_for(self.model, self.data, "test")
+        return evaluate(self.model, self.data.test, self.config.eval_batch, labels)
 
     # ------------------------------------------------------------------ checkpoints
     def _saved_step(self) -> int | str:

@@ -285,3 +285,62 @@ def test_pixelcnn_completes_the_bottom_half():
 def test_completion_needs_a_mask():
     with pytest.raises(ValueError, match="needs a mask"):
         build("fvsbn").sample(2, np.random.default_rng(0), given=np.zeros((2, 4)))
+
+
+# ---------------------------------------------------------------- class-conditional PixelCNN
+def build_conditional(num_classes=3):
+    info = data.DataInfo((1, 2, 3), "binary")
+    model = models.create(
+        "pixelcnn", info, filters=4, layers=2, kernel_size=3, num_classes=num_classes
+    )
+    rng = np.random.default_rng(4)
+    for p in model.parameters():
+        p.data = rng.standard_normal(p.shape).astype(p.dtype)
+    every = np.array(list(itertools.product([0, 1], repeat=6))).reshape(-1, 1, 2, 3)
+    return model, every
+
+
+def test_conditional_pixelcnn_normalises_for_every_class_and_classifies_by_bayes_rule():
+    model, every = build_conditional()
+    with ad.no_grad():
+        per_class = np.stack([model.log_prob(every, np.full(64, c)).data for c in range(3)], 1)
+    np.testing.assert_allclose(np.exp(per_class.astype(float)).sum(0), 1.0, atol=1e-5)
+    assert not np.allclose(per_class[:, 0], per_class[:, 1])  # the class matters
+    np.testing.assert_array_equal(model.classify(every), np.argmax(per_class, axis=1))
+    with pytest.raises(ValueError, match="give the labels y"):
+        model.log_prob(every)
+
+
+def test_conditional_samples_follow_their_class():
+    model, every = build_conditional()
+    with ad.no_grad():
+        p = np.exp(model.log_prob(every, np.full(64, 2)).data.astype(float))
+    n = 20_000
+    samples = model.sample(n, np.random.default_rng(6), y=2).reshape(n, 6).astype(int)
+    observed = np.bincount(samples @ (1 << np.arange(5, -1, -1)), minlength=64)
+    expected = n * p
+    big = expected >= 5
+    observed = np.append(observed[big], observed[~big].sum())
+    expected = np.append(expected[big], expected[~big].sum())
+    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(
+        1 - 1e-6, len(observed) - 1
+    )
+
+
+def test_the_trainer_passes_labels_and_reports_accuracy():
+    rng = np.random.default_rng(0)
+    x = np.zeros((200, 1, 2, 3), dtype=np.int64)
+    y = rng.integers(0, 2, 200)
+    x[y == 1] = 1  # class 1 is all ones, class 0 all zeros: trivially separable
+    dataset = data.Dataset(
+        "toy", x[:150], x[150:], data.DataInfo((1, 2, 3), "binary"), y[:150], y[150:]
+    )
+    model = models.create(
+        "pixelcnn", dataset.info, filters=4, layers=1, kernel_size=3, num_classes=2
+    )
+    metrics = train.fit(model, dataset, progress=False, steps=150, batch_size=32, lr=0.05,
+                        eval_every=10**9)  # fmt: skip
+    assert metrics["test_accuracy"] == 1.0
+    unlabeled = data.Dataset("toy", x[:150], x[150:], dataset.info)
+    with pytest.raises(ValueError, match="needs labels, and toy has none"):
+        train.fit(model, unlabeled, progress=False, steps=1)

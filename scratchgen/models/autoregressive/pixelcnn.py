@@ -12,6 +12,11 @@ output has K logits per channel: K = 1 for binary data (a Bernoulli), K = levels
 categorical data (a softmax over grey levels). Sampling fills the image pixel by pixel and
 channel by channel, one network pass each.
 
+With ``num_classes`` > 0 the model is class-conditional, p(x | y): every layer adds a learned
+bias per class to its features, h = conv(x) + b_l[y] (the conditional PixelCNN of van den Oord
+et al. 2016b, eq. 4, with a one-hot class). A bias does not depend on x, so it cannot break the
+ordering.
+
 Symbols: C channels, H x W pixels, F features per layer, K outputs per channel.
 """
 
@@ -26,17 +31,18 @@ from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import completion_start
 from scratchgen.models.base import GenerativeModel, register
-from scratchgen.nn import MaskedConv2d, ModuleList
+from scratchgen.nn import Embedding, MaskedConv2d, ModuleList
 
 
 @register("pixelcnn", ("binary", "categorical"), "PixelCNN: masked convolutions, raster order",
-          filters=32, layers=4, kernel_size=7)  # fmt: skip
+          filters=32, layers=4, kernel_size=7, num_classes=0)  # fmt: skip
 class PixelCNN(GenerativeModel):
     has_exact_likelihood = True
 
     def __init__(self, info: DataInfo, filters: int = 32, layers: int = 4, kernel_size: int = 7,
-                 **hparams: Any) -> None:  # fmt: skip
-        super().__init__(info, filters=filters, layers=layers, kernel_size=kernel_size, **hparams)
+                 num_classes: int = 0, **hparams: Any) -> None:  # fmt: skip
+        super().__init__(info, filters=filters, layers=layers, kernel_size=kernel_size,
+                         num_classes=num_classes, **hparams)  # fmt: skip
         if len(info.shape) != 3:
             raise ValueError(
                 f"PixelCNN models images (C, H, W), not examples of shape {info.shape}"
@@ -55,19 +61,35 @@ class PixelCNN(GenerativeModel):
         self.blocks = ModuleList(conv(filters, filters, 3, "B") for _ in range(layers))
         self.hidden_head = conv(filters, filters, 1, "B")
         self.output_head = conv(filters, C * self.K, 1, "B")
+        if num_classes:  # one bias per class for the input layer, each block and the hidden head
+            self.class_bias = Embedding(
+                num_classes, filters * (layers + 2), rng=rng, dtype=self.dtype
+            )
 
-    def logits(self, x: Tensor) -> Tensor:
+    def _bias(self, y: Any, layer: int, n: int) -> Tensor | float:
+        if not self.conditional:
+            return 0.0
+        if y is None:
+            raise ValueError("PixelCNN: this model is class-conditional; give the labels y")
+        F = self.input_layer.out_channels
+        rows = self.class_bias(np.broadcast_to(np.asarray(y, dtype=np.int64), (n,)))
+        return ad.reshape(rows[:, layer * F : (layer + 1) * F], (n, F, 1, 1))
+
+    def logits(self, x: Tensor, y: Any = None) -> Tensor:
         """(n, C, K, H, W) logits of every conditional (K = 1 for binary data)."""
-        h = self.input_layer(2 * x / (self.levels - 1) - 1)  # inputs scaled to [-1, 1]
-        for block in self.blocks:
-            h = h + block(ad.relu(h))  # a residual of mask-B convolutions keeps the ordering
-        out = self.output_head(ad.relu(self.hidden_head(ad.relu(h))))
+        n = x.shape[0]
+        h = self.input_layer(2 * x / (self.levels - 1) - 1) + self._bias(y, 0, n)  # x in [-1, 1]
+        for index, block in enumerate(self.blocks):
+            # a residual of mask-B convolutions keeps the ordering
+            h = h + block(ad.relu(h)) + self._bias(y, index + 1, n)
+        h = self.hidden_head(ad.relu(h)) + self._bias(y, len(self.blocks) + 1, n)
+        out = self.output_head(ad.relu(h))
         n, _, H, W = out.shape
         return ad.reshape(out, (n, self.info.shape[0], self.K, H, W))
 
-    def log_prob(self, x: Any) -> Tensor:
+    def log_prob(self, x: Any, y: Any = None) -> Tensor:
         x = self.as_input(x)
-        logits = self.logits(x)
+        logits = self.logits(x, y)
         if self.K == 1:  # Bernoulli: x l - softplus(l)
             l = logits[:, :, 0]
             per_value = x * l - ad.softplus(l)
@@ -77,10 +99,11 @@ class PixelCNN(GenerativeModel):
             per_value = ad.take_along_axis(log_p, index, axis=2)[:, :, 0]
         return ad.sum(per_value, axis=(1, 2, 3))
 
-    def sample(self, n: int, rng: np.random.Generator, given: Any = None,
-               mask: Any = None) -> np.ndarray:  # fmt: skip
+    def sample(self, n: int, rng: np.random.Generator, given: Any = None, mask: Any = None,
+               y: Any = None) -> np.ndarray:  # fmt: skip
         """Raster order, channel by channel; with ``given`` and ``mask`` (True = observed, shape
-        (C, H, W)), observed values are kept and the rest completed (see BinaryAutoregressive)."""
+        (C, H, W)), observed values are kept and the rest completed (see BinaryAutoregressive);
+        ``y``: the class (or one per sample) of a class-conditional model."""
         C, H, W = self.info.shape
         flat, observed = completion_start(self, n, given, mask)
         x, observed = flat.reshape(n, C, H, W), observed.reshape(C, H, W)
@@ -90,7 +113,7 @@ class PixelCNN(GenerativeModel):
                     for c in range(C):
                         if observed[c, i, j]:
                             continue
-                        logits = self.logits(ad.Tensor(x)).data[:, c, :, i, j]  # (n, K)
+                        logits = self.logits(ad.Tensor(x), y).data[:, c, :, i, j]  # (n, K)
                         x[:, c, i, j] = _draw(logits, rng)
         return x
 
