@@ -8,8 +8,9 @@
     scratchgen tour [--out DIR] [--quick]
 
 A run folder holds checkpoint.npz, trainer.json, config.json, metrics.json, metrics.jsonl,
-samples.npy and samples.png. User mistakes end in one line on stderr and exit status 2, never
-a traceback; a run whose loss diverges stops with exit status 1 and its last good checkpoint.
+samples.npy and samples.png (and samples.txt for text). User mistakes end in one line on
+stderr and exit status 2, never a traceback; a run whose loss diverges stops with exit status 1
+and its last good checkpoint.
 """
 
 from __future__ import annotations
@@ -120,10 +121,13 @@ def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray
     if path.suffix != ".png":
         raise UsageError(f"scratchgen: --out must end in .npy or .png, got {path.name}")
     info = model.info
+    title = f"{type(model).__name__} samples"
     if info.kind == "continuous" and info.shape == (2,):
-        fig = viz.scatter(samples, reference, title=f"{type(model).__name__} samples", path=path)
+        fig = viz.scatter(samples, reference, title=title, path=path)
     elif len(info.shape) == 3 and info.shape[0] in (1, 3):
         fig = viz.image_grid(samples, info.levels if info.kind == "categorical" else 2, path=path)
+    elif len(info.shape) == 1:
+        fig = viz.sequences(samples[:8], title=title, path=path)
     else:
         fig = viz.image_grid(samples.reshape(len(samples), 1, 1, -1), info.levels, path=path)
     import matplotlib.pyplot as plt
@@ -202,6 +206,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     samples = _draw_samples(trained, 64, args.seed)
     _write_samples(trained, samples, out / "samples.npy", None)
     _write_samples(trained, samples, out / "samples.png", dataset.test[:2000])
+    if "vocab" in dataset.extras:  # text: the samples as characters too
+        lines = [data.decode(row, dataset.extras["vocab"]) for row in samples]
+        (out / "samples.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary = ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
     )

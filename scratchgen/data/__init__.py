@@ -18,6 +18,7 @@ from scratchgen.data import files as _files
 from scratchgen.data import shapes as _shapes
 from scratchgen.data import text as _text
 from scratchgen.data import toy2d
+from scratchgen.data import waves as _waves
 from scratchgen.data.dataset import DataInfo, Dataset, batch_indices, from_array
 from scratchgen.data.files import DataError, data_dir, read_idx
 from scratchgen.data.text import decode, encode
@@ -46,6 +47,7 @@ _REGISTRY: dict[str, tuple[Callable[[], Dataset], str]] = {
     "digits_binary": (_digits.digits_binary, "8x8 digits thresholded to black and white"),
     "shapes": (_shapes.shapes, "16x16 RGB scenes of shapes, with captions"),
     "grammar": (_text.grammar_text, "text from a stochastic grammar, exact entropy rate"),
+    "waves": (_waves.waves, "synthetic waveforms, mu-law quantised to 64 levels (WaveNet)"),
     "mnist": (lambda: _files.mnist_family("mnist"), "MNIST, 28x28, 256 grey levels (IDX files)"),
     "fashion_mnist": (lambda: _files.mnist_family("fashion-mnist"), "Fashion-MNIST (IDX files)"),
     "binarized_mnist": (_files.binarized_mnist, "the fixed binarized MNIST (Larochelle & Murray)"),

@@ -1,6 +1,17 @@
 """Pictures, drawn with matplotlib's Agg backend (no display needed)."""
 
-from scratchgen.viz.figures import density, image_grid, loss_curve, scatter, tile, trajectory_gif
+from scratchgen.viz.figures import (
+    density,
+    image_grid,
+    loss_curve,
+    scatter,
+    sequences,
+    tile,
+    trajectory_gif,
+)
 from scratchgen.viz.graph import draw_graph
 
-__all__ = ["draw_graph", "image_grid", "tile", "scatter", "density", "loss_curve", "trajectory_gif"]
+__all__ = [
+    "draw_graph", "image_grid", "tile", "scatter", "density", "sequences", "loss_curve",
+    "trajectory_gif",
+]  # fmt: skip

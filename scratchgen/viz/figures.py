@@ -112,6 +112,18 @@ def density(
     return _finish(fig, path, ax, title)
 
 
+def sequences(rows: np.ndarray, title: str | None = None, path: str | Path | None = None) -> Any:
+    """1-D samples (waveforms, token ids) as stacked curves, one panel per row."""
+    plt = _pyplot()
+    rows = np.atleast_2d(rows)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.1 * len(rows) + 0.5), sharex=True,
+                             squeeze=False)  # fmt: skip
+    for ax, row in zip(axes[:, 0], rows):
+        ax.plot(row, lw=1)
+        ax.set_yticks([])
+    return _finish(fig, path, axes[0, 0], title)
+
+
 def loss_curve(
     history: Sequence[dict[str, float]],
     keys: Sequence[str] = ("loss",),

@@ -13,6 +13,7 @@ from scipy import stats
 
 import autodiff as ad
 from scratchgen import data, models, train
+from scratchgen.data import waves
 
 INFO = data.DataInfo((2, 4), "binary")
 SPACE = np.array(list(itertools.product([0, 1], repeat=8))).reshape(-1, 2, 4)
@@ -24,12 +25,28 @@ MODELS = {
 }
 
 
-def build(name, seed=0):
-    model = models.create(name.removesuffix("_ensemble"), INFO, **MODELS[name])
-    rng = np.random.default_rng(seed + 1)
-    for p in model.parameters():  # random parameters: the zero start would hide errors
-        p.data = rng.standard_normal(p.shape).astype(p.dtype)
+def randomized(model, seed, dtype=None):
+    """The model with N(0, 1) parameters: a zero or tiny start would hide ordering errors."""
+    rng = np.random.default_rng(seed)
+    for p in model.parameters():
+        p.data = rng.standard_normal(p.shape).astype(dtype or p.dtype)
     return model
+
+
+def assert_fits(observed, expected, false_failure=1e-6):
+    """Pearson's chi-square goodness of fit, configurations with an expected count below 5
+    pooled into one cell; fails by chance with probability ``false_failure``."""
+    observed, expected = np.asarray(observed, float), np.asarray(expected, float)
+    rare = expected < 5
+    if rare.any():
+        observed = np.append(observed[~rare], observed[rare].sum())
+        expected = np.append(expected[~rare], expected[rare].sum())
+    statistic = np.sum((observed - expected) ** 2 / expected)
+    assert statistic < stats.chi2.ppf(1 - false_failure, len(observed) - 1)
+
+
+def build(name, seed=0):
+    return randomized(models.create(name.removesuffix("_ensemble"), INFO, **MODELS[name]), seed + 1)
 
 
 def enumerated_probabilities(model):
@@ -76,14 +93,7 @@ def test_samples_match_the_enumerated_probabilities(name):
     n = 40_000
     samples = model.sample(n, np.random.default_rng(3)).reshape(n, 8).astype(int)
     index = samples @ (1 << np.arange(7, -1, -1))  # the configuration's row in SPACE
-    observed = np.bincount(index, minlength=256)
-    expected = n * p
-    big = expected >= 5
-    if not big.all():  # pool the rare configurations into one cell
-        observed = np.append(observed[big], observed[~big].sum())
-        expected = np.append(expected[big], expected[~big].sum())
-    chi2 = np.sum((observed - expected) ** 2 / expected)
-    assert chi2 < stats.chi2.ppf(1 - 1e-6, df=len(observed) - 1)
+    assert_fits(np.bincount(index, minlength=256), n * p)
 
 
 def test_made_ensemble_is_the_mean_of_its_members():
@@ -118,9 +128,7 @@ PIXEL_SPACES = {
 def build_pixelcnn(space):
     info, values, filters = PIXEL_SPACES[space]
     model = models.create("pixelcnn", info, filters=filters, layers=2, kernel_size=3)
-    rng = np.random.default_rng(1)
-    for p in model.parameters():
-        p.data = rng.standard_normal(p.shape).astype(p.dtype)
+    model = randomized(model, 1)
     every = np.array(list(itertools.product(values, repeat=info.dims))).reshape((-1,) + info.shape)
     return model, every
 
@@ -137,9 +145,8 @@ def test_pixelcnn_sees_earlier_pixels_and_earlier_colours_only():
     pixel in raster order, and to channels c, c+1, ... of pixel (i, j) itself."""
     info = data.DataInfo((3, 4, 4), "binary")
     model = models.create("pixelcnn", info, filters=6, layers=2, kernel_size=5).to(np.float64)
-    rng = np.random.default_rng(0)
-    for p in model.parameters():
-        p.data = rng.standard_normal(p.shape)
+    model = randomized(model, 0)
+    rng = np.random.default_rng(1)
     order = np.arange(16).reshape(4, 4)
     for c, i, j in [(0, 0, 0), (1, 2, 1), (2, 3, 3), (0, 1, 3)]:
         # a batch of inputs: a ReLU that is off for one input may be on for another, so the
@@ -163,23 +170,14 @@ def test_pixelcnn_samples_match_its_probabilities(space):
     samples = model.sample(n, np.random.default_rng(5)).reshape(n, -1).astype(int)
     base = int(every.max()) + 1
     index = samples @ (base ** np.arange(samples.shape[1] - 1, -1, -1))
-    observed, expected = np.bincount(index, minlength=len(p)), n * p
-    big = expected >= 5
-    if not big.all():
-        observed = np.append(observed[big], observed[~big].sum())
-        expected = np.append(expected[big], expected[~big].sum())
-    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(
-        1 - 1e-6, len(observed) - 1
-    )
+    assert_fits(np.bincount(index, minlength=len(p)), n * p)
 
 
 # ---------------------------------------------------------------- the Transformer
 def build_transformer(vocab=3, length=3, seed=1):
     info = data.DataInfo((length,), "categorical", vocab)
     model = models.create("transformer", info, d_model=8, n_head=2, n_layer=2, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    for p in model.parameters():
-        p.data = rng.standard_normal(p.shape)
+    model = randomized(model, seed)
     return model
 
 
@@ -221,8 +219,7 @@ def test_transformer_samples_match_its_probabilities():
         p = np.exp(model.log_prob(every).data)
     n = 20_000
     index = model.sample(n, np.random.default_rng(3)) @ np.array([9, 3, 1])
-    observed, expected = np.bincount(index, minlength=27), n * p
-    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(1 - 1e-6, 26)
+    assert_fits(np.bincount(index, minlength=27), n * p)
 
 
 def test_sampling_filters():
@@ -256,16 +253,13 @@ def completion_counts(model, observed_half, n=20_000):
 @pytest.mark.parametrize("name", ["fvsbn", "nade", "made"])
 def test_completion_samples_the_conditional_distribution(name):
     """Chi-square at a 1e-6 false-failure rate, fixed seed."""
-    observed, expected = completion_counts(build(name), np.array([1, 0, 1, 1]))
-    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(1 - 1e-6, 15)
+    assert_fits(*completion_counts(build(name), np.array([1, 0, 1, 1])))
 
 
 def test_pixelcnn_completes_the_bottom_half():
     info = data.DataInfo((1, 2, 4), "binary")
     model = models.create("pixelcnn", info, filters=4, layers=2, kernel_size=3)
-    rng = np.random.default_rng(1)
-    for p in model.parameters():
-        p.data = rng.standard_normal(p.shape).astype(p.dtype)
+    model = randomized(model, 1)
     mask = np.zeros((1, 2, 4), bool)
     mask[:, 0] = True
     given = np.zeros((1, 2, 4))
@@ -277,9 +271,7 @@ def test_pixelcnn_completes_the_bottom_half():
     with ad.no_grad():
         p = np.exp(model.log_prob(every).data.astype(float))
     rows = np.all(SPACE[:, 0] == [0, 1, 1, 0], axis=1)
-    expected = 20_000 * p[rows] / p[rows].sum()
-    observed = np.bincount(index, minlength=16)
-    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(1 - 1e-6, 15)
+    assert_fits(np.bincount(index, minlength=16), 20_000 * p[rows] / p[rows].sum())
 
 
 def test_completion_needs_a_mask():
@@ -293,9 +285,7 @@ def build_conditional(num_classes=3):
     model = models.create(
         "pixelcnn", info, filters=4, layers=2, kernel_size=3, num_classes=num_classes
     )
-    rng = np.random.default_rng(4)
-    for p in model.parameters():
-        p.data = rng.standard_normal(p.shape).astype(p.dtype)
+    model = randomized(model, 4)
     every = np.array(list(itertools.product([0, 1], repeat=6))).reshape(-1, 1, 2, 3)
     return model, every
 
@@ -317,14 +307,7 @@ def test_conditional_samples_follow_their_class():
         p = np.exp(model.log_prob(every, np.full(64, 2)).data.astype(float))
     n = 20_000
     samples = model.sample(n, np.random.default_rng(6), y=2).reshape(n, 6).astype(int)
-    observed = np.bincount(samples @ (1 << np.arange(5, -1, -1)), minlength=64)
-    expected = n * p
-    big = expected >= 5
-    observed = np.append(observed[big], observed[~big].sum())
-    expected = np.append(expected[big], expected[~big].sum())
-    assert np.sum((observed - expected) ** 2 / expected) < stats.chi2.ppf(
-        1 - 1e-6, len(observed) - 1
-    )
+    assert_fits(np.bincount(samples @ (1 << np.arange(5, -1, -1)), minlength=64), n * p)
 
 
 def test_the_trainer_passes_labels_and_reports_accuracy():
@@ -344,3 +327,50 @@ def test_the_trainer_passes_labels_and_reports_accuracy():
     unlabeled = data.Dataset("toy", x[:150], x[150:], dataset.info)
     with pytest.raises(ValueError, match="needs labels, and toy has none"):
         train.fit(model, unlabeled, progress=False, steps=1)
+
+
+# ---------------------------------------------------------------- WaveNet
+def build_wavenet(levels=3, length=3, layers=2):
+    info = data.DataInfo((length,), "categorical", levels)
+    model = models.create("wavenet", info, channels=4, layers=layers, dtype=np.float64)
+    model = randomized(model, 2)
+    return model
+
+
+def test_wavenet_probabilities_sum_to_one_and_samples_match():
+    model = build_wavenet()
+    every = np.array(list(itertools.product(range(3), repeat=3)))
+    with ad.no_grad():
+        p = np.exp(model.log_prob(every).data)
+    assert p.sum() == pytest.approx(1.0, abs=1e-12)
+    n = 20_000
+    index = model.sample(n, np.random.default_rng(8)) @ np.array([9, 3, 1])
+    assert_fits(np.bincount(index, minlength=27), n * p)
+
+
+def test_wavenet_receptive_field_is_exact():
+    """The logits at t from the last receptive field of inputs equal those from the whole
+    prefix (what the sampler relies on), and one step more would change them."""
+    model = build_wavenet(levels=4, length=40, layers=3)  # receptive field 2 + 1 + 2 + 4 = 9
+    assert model.receptive_field == 9
+    previous = np.random.default_rng(0).integers(0, 5, (2, 40))
+    with ad.no_grad():
+        full = model.logits(previous).data
+        for t in range(40):
+            window = previous[:, max(0, t + 1 - 9) : t + 1]
+            np.testing.assert_allclose(
+                model.logits(window).data[:, :, -1], full[:, :, t], atol=1e-12
+            )
+        changed = previous.copy()
+        changed[:, 30 - 9] = (changed[:, 30 - 9] + 1) % 5  # just outside position 30's field
+        np.testing.assert_array_equal(model.logits(changed).data[:, :, 30], full[:, :, 30])
+        changed[:, 30 - 8] = (changed[:, 30 - 8] + 1) % 5  # just inside: an effect
+        assert not np.allclose(model.logits(changed).data[:, :, 30], full[:, :, 30])
+
+
+def test_mu_law_round_trip():
+    x = np.linspace(-1, 1, 1001)
+    q = waves.mu_law_encode(x, 64)
+    assert q.min() == 0 and q.max() == 63 and np.all(np.diff(q) >= 0)
+    back = waves.mu_law_decode(q, 64)
+    assert np.all(np.abs(back - x) <= np.abs(x) * 0.1 + 0.01)  # relative steps: finer near 0

@@ -6,13 +6,9 @@ from scratchgen.models.autoregressive.made import MADE, made_masks
 from scratchgen.models.autoregressive.nade import NADE
 from scratchgen.models.autoregressive.pixelcnn import PixelCNN
 from scratchgen.models.autoregressive.transformer_lm import TransformerLM
+from scratchgen.models.autoregressive.wavenet import WaveNet
 
 __all__ = [
-    "BinaryAutoregressive",
-    "FVSBN",
-    "NADE",
-    "MADE",
-    "made_masks",
-    "PixelCNN",
-    "TransformerLM",
-]
+    "BinaryAutoregressive", "FVSBN", "NADE", "MADE", "made_masks", "PixelCNN", "TransformerLM",
+    "WaveNet",
+]  # fmt: skip
