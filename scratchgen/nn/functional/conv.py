@@ -101,7 +101,8 @@ def conv2d(
 
     out[n, o, p, q] = bias[o] + sum_{c, i, j} weight[o, c, i, j] x_pad[n, c, p s + i d, q s + j d]
 
-    ``padding``: an int, a pair, ``"valid"`` (none) or ``"same"`` (stride 1 only).
+    ``padding``: an int, a pair, per-side (top, bottom, left, right), ``"valid"`` (none) or
+    ``"same"`` (stride 1 only).
     """
     input, weight = ad.as_constant(input), ad.as_constant(weight)
     stride, dilation = _as_pair(stride), _as_pair(dilation)
@@ -113,6 +114,8 @@ def conv2d(
                 f"conv2d: padding must be an int, a pair, 'same' or 'valid', not {padding!r}"
             )
         padding = _same_padding(weight.shape[2:], dilation) if padding == "same" else (0, 0)
+    elif np.ndim(padding) == 1 and len(padding) == 4:
+        padding = tuple(int(p) for p in padding)
     else:
         padding = _as_pair(padding)
     out = _conv2d(input, weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
