@@ -17,11 +17,6 @@ from autodiff import Tensor
 from kernels import attention as _attention
 
 
-def _attention_forward(q, k, v, causal, mask, scale):
-    out, lse = _attention.attention(q, k, v, causal, mask, scale)
-    return out, lse
-
-
 def _attention_composite_vjp(g, out, q, k, v, causal, mask, scale):
     """The attention gradients in engine operations, differentiable to any order:
     P = softmax(S), dV = P^T dO, dS = P * (dO V^T - rowsum(dO * O)), dQ = scale dS K,
@@ -42,7 +37,8 @@ def _attention_vjp(g, ans, q, k, v, causal, mask, scale, saved):
     return tuple(Tensor(grad) for grad in grads)
 
 
-_fused_attention = ad.primitive(_attention_forward, name="attention", saves=True)
+# The kernel returns (O, lse): the primitive keeps lse for the backward (saves=True).
+_fused_attention = ad.primitive(_attention.attention, name="attention", saves=True)
 _fused_attention.defvjp_joint(_attention_vjp)
 
 
@@ -53,9 +49,8 @@ def _probabilities(q, k, causal, mask, scale):
     if allowed.all():
         return ad.softmax(S, axis=-1)
     alive = allowed.any(axis=-1, keepdims=True)
-    fill = np.where(alive, -np.inf, 0).astype(
-        S.dtype
-    )  # a dead row gets finite logits, zeroed below
+    # a row with no allowed key gets finite logits (so softmax stays finite), zeroed below
+    fill = np.where(alive, -np.inf, 0).astype(S.dtype)
     return ad.where(alive, ad.softmax(ad.where(allowed, S, fill), axis=-1), 0.0)
 
 
