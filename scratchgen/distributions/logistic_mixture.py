@@ -1,11 +1,11 @@
 """``DiscretizedLogisticMixture``: PixelCNN++'s likelihood for 8-bit values.
 
-Values x in {0, ..., 255} are rescaled to [-1, 1] (x / 127.5 - 1); bin k covers
-[x - 1/255, x + 1/255]. With a mixture of logistics (weights pi_j, means mu_j, scales s_j),
-the probability of a bin is the mass the mixture puts in it (Salimans et al., "PixelCNN++",
-2017, eq. 2):
+Values x in {0, ..., L - 1} (L = 256 for 8-bit data) are rescaled to [-1, 1]; each bin has
+half-width b = 1 / (L - 1) (1/255 for 8 bits). With a mixture of logistics (weights pi_j,
+means mu_j, scales s_j), the probability of a bin is the mass the mixture puts in it
+(Salimans et al., "PixelCNN++", 2017, eq. 2):
 
-    P(x) = sum_j pi_j [ sigma((x + 1/255 - mu_j) / s_j) - sigma((x - 1/255 - mu_j) / s_j) ]
+    P(x) = sum_j pi_j [ sigma((x + b - mu_j) / s_j) - sigma((x - b - mu_j) / s_j) ]
 
 with the edge bins extended to -inf (x = -1) and +inf (x = 1), so the 256 probabilities sum to
 one exactly. Computed in log space: log sigma(a) - log sigma(b) and the edges with
@@ -23,8 +23,6 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen.distributions.distribution import Distribution, as_tensor
 
-HALF_BIN = 1.0 / 255.0
-
 
 def _log_diff_exp(a: Tensor, b: Tensor) -> Tensor:
     """log(e^a - e^b) for a > b, as a + log(1 - e^(b - a))."""
@@ -33,9 +31,12 @@ def _log_diff_exp(a: Tensor, b: Tensor) -> Tensor:
 
 class DiscretizedLogisticMixture(Distribution):
     """Per element: ``logit_probs``, ``means``, ``log_scales`` of shape (..., K); values are
-    floats in [-1, 1] on the 256-level grid."""
+    floats in [-1, 1] on the grid of ``levels`` values (256 by default)."""
 
-    def __init__(self, logit_probs: Any, means: Any, log_scales: Any) -> None:
+    def __init__(self, logit_probs: Any, means: Any, log_scales: Any, levels: int = 256) -> None:
+        if levels < 2:
+            raise ValueError(f"DiscretizedLogisticMixture: levels must be >= 2, got {levels}")
+        self.levels, self.half_bin = levels, 1.0 / (levels - 1)
         self.logit_probs = ad.log_softmax(as_tensor(logit_probs), axis=-1)
         self.means, self.log_scales = as_tensor(means), as_tensor(log_scales)
         shapes = {self.logit_probs.shape, self.means.shape, self.log_scales.shape}
@@ -50,18 +51,18 @@ class DiscretizedLogisticMixture(Distribution):
         x = ad.unsqueeze(ad.as_constant(x), -1)  # (..., 1) against (..., K)
         inv_s = ad.exp(-self.log_scales)
         centred = x - self.means
-        upper = inv_s * (centred + HALF_BIN)  # (x + 1/255 - mu) / s
-        lower = inv_s * (centred - HALF_BIN)
+        upper = inv_s * (centred + self.half_bin)  # (x + b - mu) / s
+        lower = inv_s * (centred - self.half_bin)
         log_cdf_upper = ad.log_sigmoid(upper)  # bin 0: mass from -inf
         log_survival_lower = -ad.softplus(lower)  # bin 255: mass to +inf
         # interior: log(sigma(upper) - sigma(lower)); the difference underflows when both
         # are far in a tail, where the centre density times the bin width takes over
         mass = ad.sigmoid(upper) - ad.sigmoid(lower)
         centre = inv_s * centred
-        log_density = centre - self.log_scales - 2 * ad.softplus(centre) + np.log(2 * HALF_BIN)
+        log_density = centre - self.log_scales - 2 * ad.softplus(centre) + np.log(2 * self.half_bin)
         safe_mass = ad.where(mass.data > 1e-5, mass, 1.0)
         interior = ad.where(mass.data > 1e-5, ad.log(safe_mass), log_density)
-        at_bottom, at_top = x.data < -0.999, x.data > 0.999
+        at_bottom, at_top = x.data < -1 + self.half_bin, x.data > 1 - self.half_bin
         log_bins = ad.where(
             at_bottom, log_cdf_upper, ad.where(at_top, log_survival_lower, interior)
         )
@@ -81,5 +82,6 @@ class DiscretizedLogisticMixture(Distribution):
         )
         u = rng.uniform(1e-5, 1 - 1e-5, mu.shape)
         x = mu + np.exp(log_s) * (np.log(u) - np.log1p(-u))
-        levels = np.clip(np.round((x[..., 0] + 1) * 127.5), 0, 255)
-        return (levels / 127.5 - 1).astype(self.means.dtype)
+        top = self.levels - 1
+        level = np.clip(np.round((x[..., 0] + 1) / 2 * top), 0, top)
+        return (2 * level / top - 1).astype(self.means.dtype)

@@ -423,3 +423,21 @@ def test_gated_pixelcnn_samples_match_its_probabilities():
         3 ** np.arange(3, -1, -1)
     )
     assert_fits(np.bincount(index, minlength=81), n * p)
+
+
+def test_pixelcnn_with_a_logistic_mixture_output_normalises_and_samples_right():
+    """PixelCNN++'s likelihood as the output: on 1x1x2 images with 4 levels (16 images),
+    probabilities sum to one and samples pass the chi-square test."""
+    info = data.DataInfo((1, 1, 2), "categorical", 4)
+    model = models.create("pixelcnn", info, filters=4, layers=1, kernel_size=3,
+                          output="logistic_mixture", mixtures=2)  # fmt: skip
+    model = randomized(model, 1)
+    every = np.array(list(itertools.product(range(4), repeat=2))).reshape(-1, 1, 1, 2)
+    with ad.no_grad():
+        p = np.exp(model.log_prob(every).data.astype(float))
+    assert p.sum() == pytest.approx(1.0, abs=1e-5)
+    n = 20_000
+    samples = model.sample(n, np.random.default_rng(4)).reshape(n, 2).astype(int)
+    assert_fits(np.bincount(samples @ np.array([4, 1]), minlength=16), n * p)
+    with pytest.raises(ValueError, match="logistic mixture models categorical"):
+        models.create("pixelcnn", data.DataInfo((1, 2, 2), "binary"), output="logistic_mixture")

@@ -12,6 +12,12 @@ output has K logits per channel: K = 1 for binary data (a Bernoulli), K = levels
 categorical data (a softmax over grey levels). Sampling fills the image pixel by pixel and
 channel by channel, one network pass each.
 
+With ``output="logistic_mixture"`` a categorical channel is modelled instead by a
+discretised mixture of ``mixtures`` logistics (PixelCNN++, Salimans et al. 2017, eq. 2):
+3 numbers per component (weight logit, mean, log-scale) rather than one logit per level, and
+nearby levels get nearby probabilities by construction. The channel groups already order the
+colours, so no extra coupling between a pixel's channels is needed.
+
 With ``num_classes`` > 0 the model is class-conditional, p(x | y): every layer adds a learned
 bias per class to its features, h = conv(x) + b_l[y] (the conditional PixelCNN of van den Oord
 et al. 2016b, eq. 4, with a one-hot class). A bias does not depend on x, so it cannot break the
@@ -28,6 +34,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from scratchgen import distributions as D
 from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import completion_start
 from scratchgen.models.base import GenerativeModel, register
@@ -35,14 +42,17 @@ from scratchgen.nn import Embedding, MaskedConv2d, ModuleList
 
 
 @register("pixelcnn", ("binary", "categorical"), "PixelCNN: masked convolutions, raster order",
-          filters=32, layers=4, kernel_size=7, num_classes=0)  # fmt: skip
+          filters=32, layers=4, kernel_size=7, num_classes=0, output="auto",
+          mixtures=5)  # fmt: skip
 class PixelCNN(GenerativeModel):
     has_exact_likelihood = True
 
     def __init__(self, info: DataInfo, filters: int = 32, layers: int = 4, kernel_size: int = 7,
-                 num_classes: int = 0, **hparams: Any) -> None:  # fmt: skip
+                 num_classes: int = 0, output: str = "auto", mixtures: int = 5,
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, filters=filters, layers=layers, kernel_size=kernel_size,
-                         num_classes=num_classes, **hparams)  # fmt: skip
+                         num_classes=num_classes, output=output, mixtures=mixtures,
+                         **hparams)  # fmt: skip
         if len(info.shape) != 3:
             raise ValueError(
                 f"PixelCNN models images (C, H, W), not examples of shape {info.shape}"
@@ -51,7 +61,14 @@ class PixelCNN(GenerativeModel):
         if filters % C:
             raise ValueError(f"PixelCNN: filters={filters} must split into {C} colour groups")
         self.levels = 2 if info.kind == "binary" else info.levels
-        self.K = 1 if info.kind == "binary" else self.levels
+        if output not in ("auto", "logistic_mixture"):
+            raise ValueError(
+                f"PixelCNN: output must be 'auto' or 'logistic_mixture', got {output!r}"
+            )
+        if output == "logistic_mixture" and info.kind != "categorical":
+            raise ValueError("PixelCNN: a logistic mixture models categorical (grey-level) data")
+        self.mixtures = mixtures if output == "logistic_mixture" else 0
+        self.K = 3 * mixtures if self.mixtures else (1 if info.kind == "binary" else self.levels)
         rng = np.random.default_rng(hparams.get("seed", 0))
 
         def conv(c_in: int, c_out: int, k: int, mask: str) -> MaskedConv2d:
@@ -87,10 +104,21 @@ class PixelCNN(GenerativeModel):
         n, _, H, W = out.shape
         return ad.reshape(out, (n, self.info.shape[0], self.K, H, W))
 
+    def _mixture(self, out: Tensor) -> D.DiscretizedLogisticMixture:
+        """The logistic mixture from outputs (..., 3m): weight logits, means, log-scales."""
+        m = self.mixtures
+        log_scales = ad.maximum(out[..., 2 * m :], -7.0)  # as PixelCNN++: scales >= e^-7
+        return D.DiscretizedLogisticMixture(
+            out[..., :m], out[..., m : 2 * m], log_scales, self.levels
+        )
+
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         x = self.as_input(x)
         logits = self.logits(x, y)
-        if self.K == 1:  # Bernoulli: x l - softplus(l)
+        if self.mixtures:  # (n, C, 3m, H, W) -> (n, C, H, W, 3m); values rescaled to [-1, 1]
+            mixture = self._mixture(ad.transpose(logits, (0, 1, 3, 4, 2)))
+            per_value = mixture.log_prob(2 * x / (self.levels - 1) - 1)
+        elif self.K == 1:  # Bernoulli: x l - softplus(l)
             l = logits[:, :, 0]
             per_value = x * l - ad.softplus(l)
         else:  # categorical: the log-softmax entry of the observed level
@@ -114,8 +142,14 @@ class PixelCNN(GenerativeModel):
                         if observed[c, i, j]:
                             continue
                         logits = self.logits(ad.Tensor(x), y).data[:, c, :, i, j]  # (n, K)
-                        x[:, c, i, j] = _draw(logits, rng)
+                        x[:, c, i, j] = self._draw_level(logits, rng)
         return x
+
+    def _draw_level(self, out: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if not self.mixtures:
+            return _draw(out, rng)
+        value = self._mixture(ad.Tensor(out)).sample(rng=rng)  # in [-1, 1], on the grid
+        return np.round((value + 1) / 2 * (self.levels - 1))
 
 
 def _draw(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
