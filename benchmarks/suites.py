@@ -1,6 +1,10 @@
 """The benchmark suites, by name: each module has ``measure()`` and ``torch_times(torch)``."""
 
-from benchmarks import conv_attention, engine
+from benchmarks import conv_attention, engine, model_epochs
 
-SUITES = {"engine": engine, "kernels": conv_attention}
-TITLES = {"engine": "autodiff engine", "kernels": "Numba kernels, float32"}
+SUITES = {"engine": engine, "kernels": conv_attention, "models": model_epochs}
+TITLES = {
+    "engine": "autodiff engine",
+    "kernels": "Numba kernels, float32",
+    "models": "whole models: one training epoch",
+}
