@@ -181,6 +181,13 @@ def _autoregressive(out: Path, seed: int, quick: bool) -> dict[str, dict[str, fl
     prompt = data.encode("the big ", vocab)
     continuation = data.decode(lm.sample(1, rng, given=prompt, top_p=0.9)[0], vocab)
     print(f"  a continuation of 'the big ': {continuation!r}")
+    # likelihood as a judge: a grammatical window against the same words out of order
+    good = "the big cat sees a fish. a small dog eats the bird. the old dog "
+    bad = "cat the big a sees fish. dog small a the eats bird. old the dog "
+    with ad.no_grad():
+        scores = lm.log_prob(np.stack([data.encode(good, vocab), data.encode(bad, vocab)])).data
+    text_metrics["log_p_grammatical_minus_shuffled"] = float(scores[0] - scores[1])
+    print(f"  log p(grammatical) - log p(shuffled words) = {scores[0] - scores[1]:.1f} nats")
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 4))
     axes[0].imshow(viz.tile(samples, 17, 4), interpolation="nearest")
