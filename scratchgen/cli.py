@@ -274,6 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as error:  # unknown model or setting: the message is the key's argument
         print(f"scratchgen: {error.args[0]}", file=sys.stderr)
         return 2
+    except ValueError as error:  # a setting out of range (batch size, optimizer name, ...)
+        print(f"scratchgen: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("scratchgen: interrupted", file=sys.stderr)
         return 130

@@ -52,11 +52,28 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Settings by name (as the CLI's --set gives them), each checked against its type."""
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise KeyError(f"no training setting {', '.join(unknown)}; they are {', '.join(known)}")
+        for name, value in values.items():
+            _check_setting(name, value, known[name].type)
         return cls(**values)
+
+
+def _check_setting(name: str, value: Any, annotation: str) -> None:
+    """One-line errors for settings of the wrong type (e.g. steps=abc)."""
+    if value is None and "None" in annotation:
+        return
+    if annotation.startswith("int") and not (
+        isinstance(value, int) and not isinstance(value, bool)
+    ):
+        raise ValueError(f"training setting {name} must be an integer, got {value!r}")
+    if annotation.startswith("float") and not isinstance(value, (int, float)):
+        raise ValueError(f"training setting {name} must be a number, got {value!r}")
+    if annotation == "str" and not isinstance(value, str):
+        raise ValueError(f"training setting {name} must be a word, got {value!r}")
 
 
 def _optimizer(config: TrainConfig, params: list) -> optim.Optimizer:
@@ -137,7 +154,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         for i, generator in enumerate(_generators(model).values()):
             generator.bit_generator.state = np.random.default_rng(
-                [config.seed, 1000 + i]
+                [config.seed, 1, i]
             ).bit_generator.state
 
     # ------------------------------------------------------------------ data order

@@ -67,6 +67,18 @@ def test_tour_quick_writes_its_figures(tmp_path, capsys):
             "no setting colours",
         ),
         (["sample", "/no/such/run", "--out", "x.png"], "no such file"),
+        (
+            ["train", "gaussian_mixture", "--data", "rings", "--set", "optimizer=foo"],
+            "unknown optimizer 'foo'",
+        ),
+        (
+            ["train", "gaussian_mixture", "--data", "rings", "--set", "steps=abc"],
+            "steps must be an integer",
+        ),
+        (
+            ["train", "gaussian_mixture", "--data", "rings", "--set", "batch_size=100000"],
+            "exceeds the 10000 training examples",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(args, message, tmp_path):
