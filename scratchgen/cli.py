@@ -172,6 +172,11 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     out = args.out or Path("runs") / f"{args.model}-{Path(args.data).stem}"
     if args.resume:
+        if args.set:
+            raise UsageError(
+                "scratchgen train: a resumed run keeps its settings; only --steps may change "
+                "(start a new run with --out to change others)"
+            )
         saved = load_json(out / "config.json")
         model_name, data_name = saved["model"], saved["data"]
         hparams, train_settings = saved["hparams"], saved["train"]

@@ -30,6 +30,8 @@ def test_train_sample_eval_and_resume(tmp_path, capsys):
     assert main(["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "90",
                  "--out", str(out), "--resume", "--quiet"]) == 0  # fmt: skip
     assert json.loads((out / "metrics.json").read_text())["steps"] == 90
+    assert main(["train", "gaussian_mixture", "--data", "eight_gaussians", "--out", str(out),
+                 "--resume", "--set", "lr=0.5"]) == 2  # fmt: skip
 
     assert main(["sample", str(out), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (7, 2)
