@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit  # sigmoid without overflow
 
 import autodiff as ad
 from autodiff import Tensor
@@ -54,7 +55,7 @@ class BinaryAutoregressive(GenerativeModel):
                 if observed[d]:
                     continue
                 logits = self.conditional_logits(ad.Tensor(x)).data[:, d]
-                x[:, d] = rng.random(n) < 1 / (1 + np.exp(-logits))
+                x[:, d] = rng.random(n) < expit(logits)
         return x.reshape((n,) + self.info.shape)
 
 

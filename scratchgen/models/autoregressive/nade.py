@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit  # sigmoid without overflow
 
 import autodiff as ad
 from autodiff import Tensor
@@ -47,8 +48,8 @@ class NADE(BinaryAutoregressive):
         a = np.broadcast_to(c, (n, len(c))).copy()
         for i in range(self.info.dims):
             if not observed[i]:
-                h = 1 / (1 + np.exp(-a))
-                p_i = 1 / (1 + np.exp(-(h @ V[i] + b[i])))
+                h = expit(a)
+                p_i = expit(h @ V[i] + b[i])
                 x[:, i] = rng.random(n) < p_i
             a += np.outer(x[:, i], W[:, i])
         return x.reshape((n,) + self.info.shape)

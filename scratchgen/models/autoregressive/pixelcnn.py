@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit  # sigmoid without overflow
 
 import autodiff as ad
 from autodiff import Tensor
@@ -155,5 +156,5 @@ class PixelCNN(GenerativeModel):
 def _draw(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One value per row: Bernoulli for a single logit, else categorical by Gumbel-max."""
     if logits.shape[1] == 1:
-        return rng.random(len(logits)) < 1 / (1 + np.exp(-logits[:, 0]))
+        return rng.random(len(logits)) < expit(logits[:, 0])
     return np.argmax(logits - np.log(-np.log(rng.random(logits.shape))), axis=1)
