@@ -81,3 +81,22 @@ def test_assigning_before_init_is_a_clear_error():
 def test_repr_shows_the_tree():
     text = repr(small_model())
     assert "(0): Linear(3, 4, bias=True)" in text and "mask_type='A'" in text
+
+
+def test_initialisations_have_their_stated_variances():
+    """Each draw of 256x512x3x3 weights (1.2 million numbers) has a sample variance within 1%
+    of the formula (its relative standard error is about 0.1-0.2%)."""
+    rng = np.random.default_rng(0)
+    shape = (256, 512, 3, 3)
+    fan_in, fan_out = nn.init.fans(shape)
+    assert (fan_in, fan_out) == (512 * 9, 256 * 9)
+    xavier = nn.init.xavier_uniform(rng, shape, gain=2.0)
+    assert xavier.var() == pytest.approx(4.0 * 2 / (fan_in + fan_out), rel=0.01)
+    kaiming = nn.init.kaiming_normal(rng, shape)
+    assert kaiming.var() == pytest.approx(2.0 / fan_in, rel=0.01)
+    default = nn.init.default_uniform(rng, shape, fan_in)
+    assert np.abs(default).max() <= 1 / np.sqrt(fan_in)
+    assert default.var() == pytest.approx(1 / (3 * fan_in), rel=0.01)
+    assert xavier.dtype == kaiming.dtype == np.float32
+    with pytest.raises(ValueError, match="at least two dimensions"):
+        nn.init.fans((5,))

@@ -138,3 +138,13 @@ def test_ema_average_and_swap():
     with ema.applied(layer):
         np.testing.assert_allclose(layer.weight.data, start + 0.5)
     np.testing.assert_allclose(layer.weight.data, start + 1.0)
+
+
+def test_linear_warmup_then_constant():
+    opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
+    schedule = optim.LinearWarmup(opt, warmup_steps=4)
+    lrs = [opt.lr]
+    for _ in range(6):
+        schedule.step()
+        lrs.append(opt.lr)
+    np.testing.assert_allclose(lrs, [0.25, 0.5, 0.75, 1.0, 1.0, 1.0, 1.0])
