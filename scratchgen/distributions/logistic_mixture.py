@@ -24,11 +24,6 @@ from autodiff import Tensor
 from scratchgen.distributions.distribution import Distribution, as_tensor
 
 
-def _log_diff_exp(a: Tensor, b: Tensor) -> Tensor:
-    """log(e^a - e^b) for a > b, as a + log(1 - e^(b - a))."""
-    return a + ad.log(-ad.expm1(b - a))
-
-
 class DiscretizedLogisticMixture(Distribution):
     """Per element: ``logit_probs``, ``means``, ``log_scales`` of shape (..., K); values are
     floats in [-1, 1] on the grid of ``levels`` values (256 by default)."""

@@ -85,3 +85,7 @@ def test_tensor_protocol():
     assert "op=multiply" in repr(ad.Tensor(1.0, requires_grad=True) * 2.0)
     assert t.reshape(4).shape == (4,) and t.reshape((1, 4)).shape == (1, 4)
     assert t.transpose(1, 0).tolist() == t.T.tolist()
+    assert t.flatten().shape == (4,)
+    leaf = ad.Tensor([1.0], requires_grad=True)
+    assert leaf.op_name is None and (leaf * 2.0).op_name == "multiply"
+    assert (t * 2.0).op_name is None  # nothing requires grad: no graph is recorded
