@@ -45,8 +45,7 @@ def _automaton() -> tuple[list[dict[str, tuple[float, int]]], int]:
         slot_roots.append(new_state())
     for slot, words in enumerate(SLOTS):
         next_root = slot_roots[(slot + 1) % len(SLOTS)]
-        words_left = {word: p for word, p in words.items()}
-        _grow(states, slot_roots[slot], words_left, 0, next_root, new_state)
+        _grow(states, slot_roots[slot], words, 0, next_root, new_state)
     return states, slot_roots[0]
 
 
