@@ -152,6 +152,8 @@ class Trainer:
         self.step = 0
         self.seconds = 0.0
         self.history: list[dict[str, float]] = []
+        self._labels = _labels_for(model, data, "train")
+        self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
         for i, generator in enumerate(_generators(model).values()):
             generator.bit_generator.state = np.random.default_rng(
                 [config.seed, 1, i]
@@ -159,16 +161,17 @@ class Trainer:
 
     # ------------------------------------------------------------------ data order
     def _batch(self, step: int) -> tuple[np.ndarray, ...]:
-        """(x,) or, for a class-conditional model, (x, y): step's batch of its epoch's order."""
+        """(x,) or, for a class-conditional model, (x, y): step's batch of its epoch's order.
+        The order is drawn once per epoch (a permutation of the whole set is O(N))."""
         per_epoch = len(self.data.train) // self.config.batch_size
         epoch, position = divmod(step, per_epoch)
-        rng = np.random.default_rng([self.config.seed, 0, epoch])
+        if self._order is None or self._order[0] != epoch:
+            rng = np.random.default_rng([self.config.seed, 0, epoch])
+            self._order = (epoch, rng.permutation(len(self.data.train)))
         start = position * self.config.batch_size
-        index = rng.permutation(len(self.data.train))[start : start + self.config.batch_size]
-        labels = _labels_for(self.model, self.data, "train")
-        return (
-            (self.data.train[index],) if labels is None else (self.data.train[index], labels[index])
-        )
+        index = self._order[1][start : start + self.config.batch_size]
+        x = self.data.train[index]
+        return (x,) if self._labels is None else (x, self._labels[index])
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict[str, float]:

@@ -72,3 +72,14 @@ def completion_start(model: GenerativeModel, n: int, given: Any, mask: Any):
     given = np.broadcast_to(np.asarray(given, dtype=model.dtype), (n,) + model.info.shape)
     x[:, mask] = given.reshape(n, -1)[:, mask]
     return x, mask
+
+
+def prompt_start(n: int, length: int, given: Any) -> tuple[np.ndarray, int]:
+    """(n, length) token array with a ``given`` prompt ((t0,) or (n, t0)) copied in front, and
+    t0, the first position left to sample."""
+    out = np.zeros((n, length), dtype=np.int64)
+    if given is None:
+        return out, 0
+    prompt = np.broadcast_to(np.asarray(given, dtype=np.int64), (n, np.shape(given)[-1]))
+    out[:, : prompt.shape[1]] = prompt
+    return out, prompt.shape[1]

@@ -25,7 +25,7 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import completion_start
-from scratchgen.models.autoregressive.pixelcnn import _draw
+from scratchgen.models.autoregressive.pixelcnn import _draw, value_log_likelihood
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import Conv2d, ModuleList
 from scratchgen.nn import functional as F
@@ -106,14 +106,7 @@ class GatedPixelCNN(GenerativeModel):
 
     def log_prob(self, x: Any) -> Tensor:
         x = self.as_input(x)
-        logits = self.logits(x)
-        if self.K == 1:
-            l = logits[:, :, 0]
-            per_value = x * l - ad.softplus(l)
-        else:
-            index = x.data.astype(np.int64)[:, :, None]
-            per_value = ad.take_along_axis(ad.log_softmax(logits, axis=2), index, axis=2)[:, :, 0]
-        return ad.sum(per_value, axis=(1, 2, 3))
+        return ad.sum(value_log_likelihood(self.logits(x), x), axis=(1, 2, 3))
 
     def sample(self, n: int, rng: np.random.Generator, given: Any = None,
                mask: Any = None) -> np.ndarray:  # fmt: skip

@@ -84,23 +84,25 @@ class PixelCNN(GenerativeModel):
                 num_classes, filters * (layers + 2), rng=rng, dtype=self.dtype
             )
 
-    def _bias(self, y: Any, layer: int, n: int) -> Tensor | float:
+    def _class_biases(self, y: Any, n: int) -> list[Tensor | float]:
+        """One (n, F, 1, 1) bias per layer for labels y (zeros for an unconditional model)."""
+        layers = len(self.blocks) + 2
         if not self.conditional:
-            return 0.0
+            return [0.0] * layers
         if y is None:
             raise ValueError("PixelCNN: this model is class-conditional; give the labels y")
         F = self.input_layer.out_channels
         rows = self.class_bias(np.broadcast_to(np.asarray(y, dtype=np.int64), (n,)))
-        return ad.reshape(rows[:, layer * F : (layer + 1) * F], (n, F, 1, 1))
+        return [ad.reshape(rows[:, l * F : (l + 1) * F], (n, F, 1, 1)) for l in range(layers)]
 
     def logits(self, x: Tensor, y: Any = None) -> Tensor:
         """(n, C, K, H, W) logits of every conditional (K = 1 for binary data)."""
-        n = x.shape[0]
-        h = self.input_layer(2 * x / (self.levels - 1) - 1) + self._bias(y, 0, n)  # x in [-1, 1]
+        bias = self._class_biases(y, x.shape[0])
+        h = self.input_layer(2 * x / (self.levels - 1) - 1) + bias[0]  # x in [-1, 1]
         for index, block in enumerate(self.blocks):
             # a residual of mask-B convolutions keeps the ordering
-            h = h + block(ad.relu(h)) + self._bias(y, index + 1, n)
-        h = self.hidden_head(ad.relu(h)) + self._bias(y, len(self.blocks) + 1, n)
+            h = h + block(ad.relu(h)) + bias[index + 1]
+        h = self.hidden_head(ad.relu(h)) + bias[-1]
         out = self.output_head(ad.relu(h))
         n, _, H, W = out.shape
         return ad.reshape(out, (n, self.info.shape[0], self.K, H, W))
@@ -119,13 +121,8 @@ class PixelCNN(GenerativeModel):
         if self.mixtures:  # (n, C, 3m, H, W) -> (n, C, H, W, 3m); values rescaled to [-1, 1]
             mixture = self._mixture(ad.transpose(logits, (0, 1, 3, 4, 2)))
             per_value = mixture.log_prob(2 * x / (self.levels - 1) - 1)
-        elif self.K == 1:  # Bernoulli: x l - softplus(l)
-            l = logits[:, :, 0]
-            per_value = x * l - ad.softplus(l)
-        else:  # categorical: the log-softmax entry of the observed level
-            log_p = ad.log_softmax(logits, axis=2)
-            index = x.data.astype(np.int64)[:, :, None]
-            per_value = ad.take_along_axis(log_p, index, axis=2)[:, :, 0]
+        else:
+            per_value = value_log_likelihood(logits, x)
         return ad.sum(per_value, axis=(1, 2, 3))
 
     def sample(self, n: int, rng: np.random.Generator, given: Any = None, mask: Any = None,
@@ -151,6 +148,16 @@ class PixelCNN(GenerativeModel):
             return _draw(out, rng)
         value = self._mixture(ad.Tensor(out)).sample(rng=rng)  # in [-1, 1], on the grid
         return np.round((value + 1) / 2 * (self.levels - 1))
+
+
+def value_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
+    """log p(x_{c,i,j}) for each value from (n, C, K, H, W) logits: a Bernoulli for K = 1,
+    x l - softplus(l), else the log-softmax entry of the observed level."""
+    if logits.shape[2] == 1:
+        l = logits[:, :, 0]
+        return x * l - ad.softplus(l)
+    index = x.data.astype(np.int64)[:, :, None]
+    return ad.take_along_axis(ad.log_softmax(logits, axis=2), index, axis=2)[:, :, 0]
 
 
 def _draw(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -21,6 +21,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
+from scratchgen.models.autoregressive.base import prompt_start
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import Embedding, LayerNorm, Linear, ModuleList, TransformerBlock
 from scratchgen.nn.layers.embedding import sinusoidal_embedding
@@ -84,12 +85,7 @@ class TransformerLM(GenerativeModel):
         """n sequences of length T; ``given`` (t0,) or (n, t0) tokens are kept as a prompt and
         continued. ``use_cache=False`` recomputes the whole prefix at each step (the slow
         reference the cache is tested against)."""
-        out = np.zeros((n, self.T), dtype=np.int64)
-        start = 0
-        if given is not None:
-            prompt = np.broadcast_to(np.asarray(given, dtype=np.int64), (n, np.shape(given)[-1]))
-            start = prompt.shape[1]
-            out[:, :start] = prompt
+        out, start = prompt_start(n, self.T, given)
         caches = [{} for _ in self.blocks] if use_cache else None
         with ad.no_grad():
             inputs = np.concatenate([np.full((n, 1), self.V), out[:, :start]], axis=1)

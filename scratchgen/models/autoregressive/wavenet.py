@@ -21,6 +21,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
+from scratchgen.models.autoregressive.base import prompt_start
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import CausalConv1d, ModuleList
 from scratchgen.nn import functional as F
@@ -83,12 +84,7 @@ class WaveNet(GenerativeModel):
     def sample(self, n: int, rng: np.random.Generator, given: Any = None) -> np.ndarray:
         """One value at a time; ``given`` (t0,) or (n, t0) values are kept and continued."""
         T = self.info.shape[0]
-        out = np.zeros((n, T), dtype=np.int64)
-        start = 0
-        if given is not None:
-            prompt = np.broadcast_to(np.asarray(given, dtype=np.int64), (n, np.shape(given)[-1]))
-            start = prompt.shape[1]
-            out[:, :start] = prompt
+        out, start = prompt_start(n, T, given)
         with ad.no_grad():
             for t in range(start, T):
                 # only the last receptive field matters: feed that window, not the whole prefix
