@@ -8,9 +8,10 @@ from scratchgen.distributions.independent import Independent
 from scratchgen.distributions.kl import kl_divergence, register_kl
 from scratchgen.distributions.logistic_mixture import DiscretizedLogisticMixture
 from scratchgen.distributions.mixture import MixtureSameFamily
+from scratchgen.distributions.multivariate_normal import MultivariateNormal
 from scratchgen.distributions.normal import Normal
 
 __all__ = [
-    "Distribution", "Normal", "Bernoulli", "Categorical", "Independent", "MixtureSameFamily",
-    "DiscretizedLogisticMixture", "kl_divergence", "register_kl",
+    "Distribution", "Normal", "MultivariateNormal", "Bernoulli", "Categorical", "Independent",
+    "MixtureSameFamily", "DiscretizedLogisticMixture", "kl_divergence", "register_kl",
 ]  # fmt: skip

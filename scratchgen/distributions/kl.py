@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 import autodiff as ad
 from autodiff import Tensor
 from scratchgen.distributions.bernoulli import Bernoulli
 from scratchgen.distributions.categorical import Categorical
 from scratchgen.distributions.distribution import Distribution
 from scratchgen.distributions.independent import Independent
+from scratchgen.distributions.multivariate_normal import (
+    MultivariateNormal,
+    diagonal,
+    mahalanobis_whiten,
+)
 from scratchgen.distributions.normal import Normal
 
 _KL: dict[tuple[type, type], Callable[[Distribution, Distribution], Tensor]] = {}
@@ -67,3 +74,18 @@ def _kl_independent(p: Independent, q: Independent) -> Tensor:
     if p.ndims != q.ndims:
         raise ValueError("kl_divergence: Independent distributions with different event ranks")
     return p._sum_event(kl_divergence(p.base, q.base))
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_multivariate_normal(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
+    """1/2 [tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - d] + log|L_q| - log|L_p|
+    (Bishop 2006, exercise 2.33 gives the pieces). With S = L L^T, tr(S_q^-1 S_p) is the
+    squared Frobenius norm of L_q^-1 L_p and the quadratic form that of L_q^-1 (m_q - m_p)."""
+    d = p.event_shape[0]
+    batch = np.broadcast_shapes(p.scale_tril.shape[:-2], q.scale_tril.shape[:-2])
+    L_q = ad.broadcast_to(q.scale_tril, batch + (d, d))
+    M = ad.triangular_solve(L_q, ad.broadcast_to(p.scale_tril, batch + (d, d)), lower=True)
+    z = mahalanobis_whiten(q.scale_tril, q.loc - p.loc)
+    log_det_ratio = ad.sum(ad.log(diagonal(q.scale_tril)) - ad.log(diagonal(p.scale_tril)), -1)
+    trace = ad.sum(M * M, axis=(-2, -1))
+    return 0.5 * (trace + ad.sum(z * z, axis=-1) - d) + log_det_ratio
