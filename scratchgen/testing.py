@@ -2,6 +2,8 @@
 
 ``module_gradcheck`` checks a whole layer or model: its gradients with respect to its inputs
 and every parameter, against finite differences in float64, to first or second order.
+``assert_chi_square_fits`` tests sample counts against a distribution at a stated
+false-failure rate.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from autodiff import Tensor, gradcheck, gradgradcheck
 from scratchgen.nn.module import Module
@@ -50,3 +53,20 @@ def module_gradcheck(module: Module, *inputs: Any, second_order: bool = False, *
 
     check = gradgradcheck if second_order else gradcheck
     return check(call, [*inputs, *params], **tolerances)
+
+
+def assert_chi_square_fits(observed: Any, expected: Any, false_failure: float = 1e-6) -> None:
+    """Pearson's chi-square goodness of fit of counts ``observed`` to ``expected`` (same
+    total), cells with an expected count below 5 pooled into one; a correct sampler fails it
+    with probability ``false_failure``."""
+    observed, expected = np.asarray(observed, float), np.asarray(expected, float)
+    rare = expected < 5
+    if rare.any():
+        observed = np.append(observed[~rare], observed[rare].sum())
+        expected = np.append(expected[~rare], expected[rare].sum())
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    threshold = float(stats.chi2.ppf(1 - false_failure, len(observed) - 1))
+    assert statistic < threshold, (
+        f"chi-square {statistic:.1f} exceeds {threshold:.1f} ({len(observed) - 1} degrees of "
+        f"freedom, false-failure rate {false_failure:g})"
+    )

@@ -118,16 +118,27 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
              y: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
     """Mean loss on x; for exact likelihood models also the NLL in nats per example and in
     bits per dimension, NLL / (D log 2). With labels y (conditional models) the NLL is that of
-    log p(x | y), and the accuracy of Bayes' rule, argmax_y log p(x | y), is reported too."""
+    log p(x | y), and the accuracy of Bayes' rule, argmax_y log p(x | y), is reported too.
+    Latent-variable models report their ELBO and an NLL estimated by the importance-weighted
+    bound with the model's ``eval_samples`` draws (``iwae_samples`` in the result)."""
 
     def chunks():
         for i in range(0, len(x), batch):
             yield (x[i : i + batch],) if y is None else (x[i : i + batch], y[i : i + batch])
 
+    def mean_of(method) -> float:
+        return float(np.mean(np.concatenate([method(*chunk).data for chunk in chunks()])))
+
     with ad.no_grad():
+        if getattr(model, "has_bound", False):
+            nll = -mean_of(model.log_prob)
+            return {"test_loss": float(np.mean([model.loss(*c).item() for c in chunks()])),
+                    "test_elbo": mean_of(model.elbo), "test_nll": nll,
+                    "test_bpd": nll / (model.info.dims * math.log(2)),
+                    "iwae_samples": int(model.hparams.get("eval_samples", 100))}  # fmt: skip
         if not model.has_exact_likelihood:
             return {"test_loss": float(np.mean([model.loss(*chunk).item() for chunk in chunks()]))}
-        nll = float(np.mean(-np.concatenate([model.log_prob(*chunk).data for chunk in chunks()])))
+        nll = -mean_of(model.log_prob)
         metrics = {"test_nll": nll, "test_bpd": nll / (model.info.dims * math.log(2))}
     if y is not None:
         metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))

@@ -9,11 +9,11 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy import stats
 
 import autodiff as ad
 from scratchgen import data, models, train
 from scratchgen.data import waves
+from scratchgen.testing import assert_chi_square_fits as assert_fits
 
 INFO = data.DataInfo((2, 4), "binary")
 SPACE = np.array(list(itertools.product([0, 1], repeat=8))).reshape(-1, 2, 4)
@@ -31,18 +31,6 @@ def randomized(model, seed, dtype=None):
     for p in model.parameters():
         p.data = rng.standard_normal(p.shape).astype(dtype or p.dtype)
     return model
-
-
-def assert_fits(observed, expected, false_failure=1e-6):
-    """Pearson's chi-square goodness of fit, configurations with an expected count below 5
-    pooled into one cell; fails by chance with probability ``false_failure``."""
-    observed, expected = np.asarray(observed, float), np.asarray(expected, float)
-    rare = expected < 5
-    if rare.any():
-        observed = np.append(observed[~rare], observed[rare].sum())
-        expected = np.append(expected[~rare], expected[rare].sum())
-    statistic = np.sum((observed - expected) ** 2 / expected)
-    assert statistic < stats.chi2.ppf(1 - false_failure, len(observed) - 1)
 
 
 def build(name, seed=0):

@@ -1,0 +1,172 @@
+"""The variational autoencoder (Kingma & Welling, "Auto-Encoding Variational Bayes", 2014) and
+its importance-weighted sibling (Burda, Grosse & Salakhutdinov, "Importance Weighted
+Autoencoders", 2016).
+
+    p(z) = N(0, I_L)      q(z | x) = N(mu(x), diag sigma(x)^2)      p(x | z): see observation.py
+
+The encoder outputs (mu, log sigma); z = mu + sigma eps with eps ~ N(0, I) carries gradients
+to the encoder (the reparameterisation trick, section 2.4). The training loss is
+
+    loss = -1/n sum_i [ 1/S sum_s log p(x_i | z_is) ] + beta_t * KL_term
+
+    KL_term = 1/n sum_i sum_d KL_id                              (beta = 1: the negative ELBO)
+    KL_term = sum_d max(lambda, 1/n sum_i KL_id)                 with free bits lambda > 0
+
+where KL_id = KL(q(z_d | x_i) || N(0, 1)) is the closed form (appendix B) or, with kl="mc",
+the single-sample estimate log q(z_d | x_i) - log p(z_d). Options, each against posterior
+collapse or for a chapter of the course:
+
+- ``beta`` weighs the KL term (beta-VAE, Higgins et al. 2017, eq. 4);
+- ``warmup`` anneals it linearly from 0 to beta over that many updates (Bowman et al.,
+  "Generating Sentences from a Continuous Space", 2016, section 3.1, KL cost annealing);
+- ``free_bits`` lambda stops pushing a latent dimension's batch-average KL below lambda nats
+  (Kingma et al., "Improved Variational Inference with Inverse Autoregressive Flow", 2016,
+  appendix C, free bits);
+- ``num_classes`` > 0 makes it a conditional VAE, q(z | x, y) and p(x | z, y), with the
+  one-hot label joined to the encoder's input and the decoder's code (Sohn et al., "Learning
+  Structured Output Representation using Deep Conditional Generative Models", 2015).
+
+The IWAE (registered as "iwae") is the same network trained on L_k instead: loss = -1/n sum_i
+L_k(x_i), whose gradient weighs the k samples by their normalised importance weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+from autodiff import Tensor
+from scratchgen import distributions as D
+from scratchgen.data import DataInfo
+from scratchgen.models.base import register
+from scratchgen.models.latent import bounds
+from scratchgen.models.latent.base import LatentVariableModel
+from scratchgen.models.latent.networks import Decoder, Encoder
+from scratchgen.models.latent.observation import Observation
+
+_SETTINGS = dict(latent=16, hidden=(256, 256), arch="mlp", filters=32, beta=1.0, kl="analytic",
+                 warmup=0, free_bits=0.0, num_classes=0, samples=1, eval_samples=100)  # fmt: skip
+
+
+@register("vae", ("binary", "categorical", "continuous"),
+          "VAE: Gaussian latents, reparameterised ELBO (beta, warm-up, free bits, conditional)",
+          **_SETTINGS)  # fmt: skip
+class VAE(LatentVariableModel):
+    objective = "elbo"
+
+    def __init__(self, info: DataInfo, latent: int = 16, hidden: Sequence[int] = (256, 256),
+                 arch: str = "mlp", filters: int = 32, beta: float = 1.0, kl: str = "analytic",
+                 warmup: int = 0, free_bits: float = 0.0, num_classes: int = 0, samples: int = 1,
+                 eval_samples: int = 100, **hparams: Any) -> None:  # fmt: skip
+        super().__init__(info, latent=latent, hidden=list(hidden), arch=arch, filters=filters,
+                         beta=beta, kl=kl, warmup=warmup, free_bits=free_bits,
+                         num_classes=num_classes, samples=samples, eval_samples=eval_samples,
+                         **hparams)  # fmt: skip
+        if kl not in ("analytic", "mc"):
+            raise ValueError(f"{type(self).__name__}: kl must be 'analytic' or 'mc', got {kl!r}")
+        if latent < 1 or samples < 1 or beta < 0 or free_bits < 0 or warmup < 0:
+            raise ValueError(f"{type(self).__name__}: latent and samples must be >= 1, beta, "
+                             "free_bits and warmup >= 0")  # fmt: skip
+        rng = np.random.default_rng(hparams.get("seed", 0))
+        self.latent = latent
+        self.observation = Observation(info, self.dtype)
+        nets = dict(hidden=hidden, arch=arch, filters=filters, condition=num_classes, rng=rng,
+                    dtype=self.dtype)  # fmt: skip
+        self.encoder = Encoder(info, 2 * latent, **nets)
+        self.decoder = Decoder(info, latent, self.observation.per_dim, **nets)
+        self.register_buffer("updates", np.zeros((), np.int64))  # for the KL warm-up
+
+    # ------------------------------------------------------------------ the three distributions
+    def _condition(self, y: Any, n: int) -> np.ndarray | None:
+        labels = self._labels(y, n)
+        if labels is None:
+            return None
+        if labels.min() < 0 or labels.max() >= self.hparams["num_classes"]:
+            raise ValueError(f"{type(self).__name__}: labels must lie in "
+                             f"[0, {self.hparams['num_classes']})")  # fmt: skip
+        return np.eye(self.hparams["num_classes"], dtype=self.dtype)[labels]
+
+    def prior(self) -> D.Distribution:
+        zeros = np.zeros(self.latent, dtype=self.dtype)
+        return D.Independent(D.Normal(zeros, np.ones_like(zeros)), 1)
+
+    def posterior(self, x: Tensor, y: Any = None) -> D.Distribution:
+        out = self.encoder(self.observation.scaled(x), self._condition(y, x.shape[0]))
+        mu, log_sigma = out[:, : self.latent], out[:, self.latent :]
+        return D.Independent(D.Normal(mu, ad.exp(log_sigma)), 1)
+
+    def likelihood(self, z: Tensor, y: Any = None) -> D.Distribution:
+        n = z.shape[-2] if z.ndim > 1 else 1
+        return self.observation.distribution(self.decoder(z, self._condition(y, n)))
+
+    def targets(self, x: Tensor) -> Any:
+        return self.observation.targets(x)
+
+    # ------------------------------------------------------------------ training
+    def kl_weight(self) -> float:
+        """beta_t = beta min(1, t / warmup) at update t (beta itself without warm-up)."""
+        warmup = self.hparams["warmup"]
+        beta = self.hparams["beta"]
+        return beta if not warmup else beta * min(1.0, float(self.updates) / warmup)
+
+    def loss(self, x: Any, y: Any = None) -> Tensor:
+        if ad.is_grad_enabled() and self.training:
+            self.updates[...] += 1
+        if self.objective == "iwae":
+            return -ad.mean(bounds.iwae_bound(*self._pieces(x, y), self.rng,
+                                              self.hparams["samples"]))  # fmt: skip
+        targets, q, prior, likelihood = self._pieces(x, y)
+        z = q.rsample((self.hparams["samples"],), rng=self.rng)  # (S, n, L)
+        log_px_z = ad.mean(likelihood(z).log_prob(targets), axis=0)  # (n,)
+        kl_id = self._kl_per_dimension(q, prior, z)  # (n, L)
+        free_bits = self.hparams["free_bits"]
+        if free_bits:
+            kl_term = ad.sum(ad.maximum(ad.mean(kl_id, axis=0), free_bits))
+        else:
+            kl_term = ad.mean(ad.sum(kl_id, axis=1))
+        return -ad.mean(log_px_z) + self.kl_weight() * kl_term
+
+    def _kl_per_dimension(self, q: D.Independent, prior: D.Independent, z: Tensor) -> Tensor:
+        if self.hparams["kl"] == "analytic":
+            return D.kl_divergence(q.base, prior.base)
+        return ad.mean(q.base.log_prob(z) - prior.base.log_prob(z), axis=0)
+
+    # ------------------------------------------------------------------ looking inside
+    def kl_per_dimension(self, x: Any, y: Any = None) -> np.ndarray:
+        """The closed-form KL(q(z_d | x) || p(z_d)) of each latent dimension, averaged over
+        the batch (nats): dimensions near 0 carry no information about x (collapsed)."""
+        with ad.no_grad():
+            q = self.posterior(self.as_input(x), y)
+            return D.kl_divergence(q.base, self.prior().base).data.mean(axis=0)
+
+    def active_units(self, x: Any, y: Any = None, threshold: float = 0.01) -> int:
+        """How many dimensions have Cov_x(E_q[z_d | x]) > threshold (Burda et al. 2016,
+        section 5.2): the ones the decoder can use."""
+        with ad.no_grad():
+            means = self.posterior(self.as_input(x), y).base.loc.data
+        return int(np.sum(means.var(axis=0) > threshold))
+
+    def reconstruct(self, x: Any, y: Any = None) -> np.ndarray:
+        """E[x | z = mu(x)]: decode each example's posterior mean."""
+        with ad.no_grad():
+            x = self.as_input(x)
+            mu = self.posterior(x, y).base.loc
+            out = self.decoder(mu, self._condition(y, x.shape[0]))
+            return self.observation.mean(out).reshape(x.shape)
+
+    def decode_mean(self, z: Any, y: Any = None) -> np.ndarray:
+        """E[x | z] for codes z (n, L): latent traversals and interpolations."""
+        with ad.no_grad():
+            z = ad.as_constant(np.asarray(z, dtype=self.dtype))
+            out = self.decoder(z, self._condition(y, z.shape[0]))
+            return self.observation.mean(out).reshape((z.shape[0],) + self.info.shape)
+
+
+@register("iwae", ("binary", "categorical", "continuous"),
+          "IWAE: the VAE trained on the importance-weighted bound with k = samples",
+          **{**_SETTINGS, "samples": 5})  # fmt: skip
+class IWAE(VAE):
+    objective = "iwae"
