@@ -82,3 +82,14 @@ def gumbel_softmax(logits: Any, temperature: float, rng: np.random.Generator,
         return y
     one_hot = np.eye(logits.shape[-1], dtype=logits.dtype)[np.argmax(y.data, axis=-1)]
     return y + (one_hot - y.detach())  # value: the one-hot; gradient: y's
+
+
+def gradient_variance(surrogate: Callable[[], Tensor], params: list[Tensor], draws: int) -> float:
+    """tr Cov[g]: the summed variance of the gradient estimates g = d surrogate / d params
+    over ``draws`` independent calls (each call draws its own noise), the figure by which
+    estimators are compared."""
+    if draws < 2:
+        raise ValueError(f"gradient_variance: needs draws >= 2, got {draws}")
+    rows = [np.concatenate([g.data.ravel() for g in ad.grad(surrogate(), params)])
+            for _ in range(draws)]  # fmt: skip
+    return float(np.var(np.array(rows, dtype=np.float64), axis=0, ddof=1).sum())

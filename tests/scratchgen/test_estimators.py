@@ -123,3 +123,17 @@ def test_soft_samples_approach_one_hot_as_the_temperature_falls():
     assert np.median(y.max(axis=1)) > 0.99
     with pytest.raises(ValueError, match="temperature must be > 0"):
         estimators.gumbel_softmax(logits, 0.0, np.random.default_rng(0))
+
+
+def test_gradient_variance_of_the_pathwise_estimator_matches_its_closed_form():
+    """For f(z) = z^2, z = mu + sigma eps, one draw: d f / d mu = 2 (mu + sigma eps), whose
+    variance is 4 sigma^2. The sample variance of 4000 draws is within 10% (about 4.5 of its
+    standard errors)."""
+    loc, sigma = ad.Tensor(0.7, True), 1.3
+    rng = np.random.default_rng(5)
+    variance = estimators.gradient_variance(
+        lambda: estimators.pathwise(lambda z: z * z, D.Normal(loc, sigma), 1, rng), [loc], 4000
+    )
+    assert variance == pytest.approx(4 * sigma**2, rel=0.1)
+    with pytest.raises(ValueError, match="draws >= 2"):
+        estimators.gradient_variance(lambda: loc * 1.0, [loc], 1)

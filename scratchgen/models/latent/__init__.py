@@ -7,8 +7,17 @@ log-likelihood estimate and its sampler.
 
 from scratchgen.models.latent import bounds
 from scratchgen.models.latent.base import LatentVariableModel
+from scratchgen.models.latent.discrete_vae import DiscreteVAE
 from scratchgen.models.latent.linear_gaussian import LinearGaussian
 from scratchgen.models.latent.observation import Observation
 from scratchgen.models.latent.vae import IWAE, VAE
 
-__all__ = ["bounds", "LatentVariableModel", "LinearGaussian", "Observation", "VAE", "IWAE"]
+__all__ = [
+    "bounds",
+    "LatentVariableModel",
+    "DiscreteVAE",
+    "LinearGaussian",
+    "Observation",
+    "VAE",
+    "IWAE",
+]
