@@ -1,0 +1,116 @@
+"""Latent-variable models under one fixed training budget: the results table of issue 6.
+
+For each model: the test ELBO, the importance-weighted estimate of log p(x) with K samples
+(nats per image, K = 1000 by default), the training time per epoch, the active units, and the
+variance of the encoder's gradient estimate, tr Cov[g] over 100 draws of the model's noise on
+one batch of 100 test images at the end of training (the figure by which the estimators of
+the discrete VAE differ). Runs on the binary digits by default; ``--data binarized_mnist``
+with ``--subset`` scores only the first images of the test set (K = 5000 over all 10 000
+would take hours on two cores).
+
+Run: python -m benchmarks.latent [--data NAME] [--epochs N] [--k K] [--subset N] [--figure PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from scratchgen import data, models, train, viz
+from scratchgen.estimators import gradient_variance
+
+MODELS = {  # label: (registered name, settings)
+    "VAE": ("vae", {}),
+    "IWAE, k = 5": ("iwae", {"samples": 5}),
+    "VAE, convolutional": ("vae", {"arch": "conv"}),
+    "discrete, REINFORCE": ("discrete_vae", {"estimator": "reinforce", "baseline": "none"}),
+    "discrete, REINFORCE + NVIL": ("discrete_vae", {"estimator": "reinforce", "baseline": "nvil"}),
+    "discrete, REINFORCE + leave-one-out, S = 4": (
+        "discrete_vae", {"estimator": "reinforce", "baseline": "leave_one_out", "samples": 4}),
+    "discrete, Gumbel-softmax": ("discrete_vae", {"estimator": "gumbel"}),
+    "discrete, straight-through": ("discrete_vae", {"estimator": "straight_through"}),
+}  # fmt: skip
+SIZES = {  # per dataset: the networks (MNIST: Burda et al.'s one-stochastic-layer sizes)
+    "digits_binary": {"vae": {"latent": 16, "hidden": (256,)}, "discrete_vae": {"hidden": (256,)}},
+    "binarized_mnist": {"vae": {"latent": 50, "hidden": (200, 200)},
+                        "discrete_vae": {"groups": 20, "hidden": (200, 200)}},
+}  # fmt: skip
+
+
+def _sizes(dataset: str, name: str) -> dict:
+    family = "discrete_vae" if name == "discrete_vae" else "vae"
+    return SIZES.get(dataset, SIZES["digits_binary"])[family]
+
+
+def run(dataset_name: str, epochs: int, k: int, subset: int | None, only: list[str] | None,
+        figure: Path | None) -> list[dict]:  # fmt: skip
+    dataset = data.load(dataset_name)
+    test = dataset.test[:subset] if subset else dataset.test
+    batch = 64 if dataset_name == "digits_binary" else 100
+    steps = epochs * (len(dataset.train) // batch)
+    probe = test[:100]  # the batch on which the gradient variance is measured
+    rows, pictures = [], []
+    for label, (name, settings) in MODELS.items():
+        if only and label not in only:
+            continue
+        model = models.create(name, dataset.info, **_sizes(dataset_name, name), **settings)
+        start = time.perf_counter()
+        train.fit(model, dataset, progress=False, steps=steps, batch_size=batch, lr=3e-3,
+                  eval_every=10**9)  # fmt: skip
+        seconds = time.perf_counter() - start
+        model.hparams["eval_samples"] = k
+        metrics = train.evaluate(model, test, batch=100)
+        variance = gradient_variance(lambda m=model: m.loss(probe),
+                                     list(model.encoder.parameters()), 100)  # fmt: skip
+        active = model.active_units(test) if hasattr(model, "active_units") else None
+        rows.append({"model": label, "elbo": metrics["test_elbo"], "nll": metrics["test_nll"],
+                     "seconds_per_epoch": seconds / epochs, "active": active,
+                     "variance": variance})  # fmt: skip
+        pictures.append((label, model.sample(8, np.random.default_rng(0))))
+        if name == "vae" and not settings:
+            pictures.append(("test images", test[:8]))
+            pictures.append(("their VAE reconstructions", model.reconstruct(test[:8])))
+    if figure is not None:
+        _figure(pictures, figure)
+    return rows
+
+
+def _figure(pictures: list[tuple[str, np.ndarray]], path: Path) -> None:
+    """One labelled row of eight images per entry (samples, unless the label says otherwise)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(pictures), 1, figsize=(8, 0.8 * len(pictures)))
+    for ax, (label, images) in zip(np.atleast_1d(axes), pictures):
+        ax.imshow(viz.tile(np.asarray(images, float), None, 8), interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.subplots_adjust(left=0.42, right=0.98, top=0.98, bottom=0.02, hspace=0.15)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.latent")
+    parser.add_argument("--data", default="digits_binary")
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--k", type=int, default=1000, help="samples of the IWAE estimate")
+    parser.add_argument("--subset", type=int, help="score the first N test images only")
+    parser.add_argument("--only", nargs="*", choices=list(MODELS), help="models to run")
+    parser.add_argument("--figure", type=Path)
+    args = parser.parse_args()
+    rows = run(args.data, args.epochs, args.k, args.subset, args.only, args.figure)
+    print(f"{args.data}, {args.epochs} epochs, Adam lr 3e-3; log p(x) by IWAE with K = {args.k}")
+    print(f"  {'model':44s} {'ELBO':>8s} {'-log p':>8s} {'s/epoch':>8s} {'active':>6s} "
+          f"{'grad var':>10s}")  # fmt: skip
+    for r in rows:
+        active = "-" if r["active"] is None else str(r["active"])
+        print(f"  {r['model']:44s} {r['elbo']:8.2f} {r['nll']:8.2f} "
+              f"{r['seconds_per_epoch']:8.2f} {active:>6s} {r['variance']:10.3g}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
