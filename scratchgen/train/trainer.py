@@ -130,17 +130,18 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
         return float(np.mean(np.concatenate([method(*chunk).data for chunk in chunks()])))
 
     with ad.no_grad():
-        if getattr(model, "has_bound", False):
+        metrics = {}
+        bounded = getattr(model, "has_bound", False)  # a log_prob estimated through a bound
+        if not model.has_exact_likelihood or hasattr(model, "elbo"):
+            metrics["test_loss"] = float(np.mean([model.loss(*c).item() for c in chunks()]))
+        if hasattr(model, "elbo"):
+            metrics["test_elbo"] = mean_of(model.elbo)
+        if model.has_exact_likelihood or bounded:
             nll = -mean_of(model.log_prob)
-            return {"test_loss": float(np.mean([model.loss(*c).item() for c in chunks()])),
-                    "test_elbo": mean_of(model.elbo), "test_nll": nll,
-                    "test_bpd": nll / (model.info.dims * math.log(2)),
-                    "iwae_samples": int(model.hparams.get("eval_samples", 100))}  # fmt: skip
-        if not model.has_exact_likelihood:
-            return {"test_loss": float(np.mean([model.loss(*chunk).item() for chunk in chunks()]))}
-        nll = -mean_of(model.log_prob)
-        metrics = {"test_nll": nll, "test_bpd": nll / (model.info.dims * math.log(2))}
-    if y is not None:
+            metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))
+            if not model.has_exact_likelihood:  # then test_nll is an importance-sampled estimate
+                metrics["iwae_samples"] = int(model.hparams.get("eval_samples", 100))
+    if y is not None and model.has_exact_likelihood:
         metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))
     return metrics
 

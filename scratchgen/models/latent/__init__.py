@@ -8,16 +8,20 @@ log-likelihood estimate and its sampler.
 from scratchgen.models.latent import bounds
 from scratchgen.models.latent.base import LatentVariableModel
 from scratchgen.models.latent.discrete_vae import DiscreteVAE
+from scratchgen.models.latent.gmvae import GMVAE
 from scratchgen.models.latent.linear_gaussian import LinearGaussian
 from scratchgen.models.latent.observation import Observation
 from scratchgen.models.latent.vae import IWAE, VAE
+from scratchgen.models.latent.vqvae import VQVAE
 
 __all__ = [
     "bounds",
     "LatentVariableModel",
     "DiscreteVAE",
+    "GMVAE",
     "LinearGaussian",
     "Observation",
     "VAE",
     "IWAE",
+    "VQVAE",
 ]

@@ -95,9 +95,16 @@ class Decoder(Module):
         lead = z.shape[:-1]
         h = self.head(_with_condition(z, c))
         if self.arch == "conv":
-            C, H, W = self.info.shape
             n = int(np.prod(lead))
-            images = self.upsample(ad.reshape(h, (n, *self.start)))  # (n, C K, H, W)
-            # (n, C, K, H, W) -> (n, C, H, W, K): each dimension's K outputs together
-            h = ad.transpose(ad.reshape(images, (n, C, self.per_dim, H, W)), (0, 1, 3, 4, 2))
+            h = images_to_outputs(self.upsample(ad.reshape(h, (n, *self.start))), self.per_dim)
         return ad.reshape(h, lead + (self.info.dims * self.per_dim,))
+
+
+def images_to_outputs(images: Tensor, per_dim: int) -> Tensor:
+    """(n, C K, H, W) feature maps -> (n, C H W K), the Observation's layout: channel c's
+    K maps become the K outputs of each of its pixels."""
+    n, channels, H, W = images.shape
+    C = channels // per_dim
+    # (n, C, K, H, W) -> (n, C, H, W, K): each dimension's K outputs together
+    grouped = ad.transpose(ad.reshape(images, (n, C, per_dim, H, W)), (0, 1, 3, 4, 2))
+    return ad.reshape(grouped, (n, C * H * W * per_dim))

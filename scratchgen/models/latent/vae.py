@@ -121,18 +121,19 @@ class VAE(LatentVariableModel):
         targets, q, prior, likelihood = self._pieces(x, y)
         z = q.rsample((self.hparams["samples"],), rng=self.rng)  # (S, n, L)
         log_px_z = ad.mean(likelihood(z).log_prob(targets), axis=0)  # (n,)
-        kl_id = self._kl_per_dimension(q, prior, z)  # (n, L)
+        return -ad.mean(log_px_z) + self.kl_weight() * self.kl_term(q, prior, z)
+
+    def kl_term(self, q: D.Independent, prior: D.Distribution, z: Tensor) -> Tensor:
+        """The batch's KL term from the per-dimension KL_id (closed form or one-sample), with
+        the free-bits floor when it is set."""
+        if self.hparams["kl"] == "analytic":
+            kl_id = D.kl_divergence(q.base, prior.base)
+        else:
+            kl_id = ad.mean(q.base.log_prob(z) - prior.base.log_prob(z), axis=0)
         free_bits = self.hparams["free_bits"]
         if free_bits:
-            kl_term = ad.sum(ad.maximum(ad.mean(kl_id, axis=0), free_bits))
-        else:
-            kl_term = ad.mean(ad.sum(kl_id, axis=1))
-        return -ad.mean(log_px_z) + self.kl_weight() * kl_term
-
-    def _kl_per_dimension(self, q: D.Independent, prior: D.Independent, z: Tensor) -> Tensor:
-        if self.hparams["kl"] == "analytic":
-            return D.kl_divergence(q.base, prior.base)
-        return ad.mean(q.base.log_prob(z) - prior.base.log_prob(z), axis=0)
+            return ad.sum(ad.maximum(ad.mean(kl_id, axis=0), free_bits))
+        return ad.mean(ad.sum(kl_id, axis=1))
 
     # ------------------------------------------------------------------ looking inside
     def kl_per_dimension(self, x: Any, y: Any = None) -> np.ndarray:
