@@ -10,10 +10,10 @@
 3. Autoregressive models: PixelCNN on the 8x8 digits (samples, and the bottom halves of test
    digits completed), and the character Transformer on the grammar text, whose exact entropy
    rate gives its KL gap per character (``autoregressive.png``).
-4. Latent-variable models: a VAE on the binary digits (its ELBO beside the importance-weighted
-   estimate of log p(x), samples, reconstructions), one with a 2-D latent space decoded on a
-   grid, a discrete-latent VAE trained through Gumbel-softmax, and EM fitting the eight
-   Gaussians beside the gradient fit of part 2 (``latent.png``).
+4. Latent-variable models on the binary digits: the VAE, IWAE, GMVAE, discrete-latent VAE
+   (Gumbel-softmax) and VQ-VAE, each with its ELBO beside the importance-weighted estimate of
+   log p(x); samples, reconstructions, a 2-D latent space decoded on a grid; and EM fitting
+   the eight Gaussians beside the gradient fit of part 2 (``latent.png``).
 """
 
 from __future__ import annotations
@@ -211,48 +211,60 @@ def _autoregressive(out: Path, seed: int, quick: bool) -> dict[str, dict[str, fl
     return {"pixelcnn/digits": digit_metrics, "transformer/grammar": text_metrics}
 
 
+# the latent-variable models of the tour: (result name, model, settings, training steps)
+LATENT_MODELS = [
+    ("vae", "vae", {"latent": 16, "hidden": (256,)}, 1500),
+    ("vae_2d", "vae", {"latent": 2, "hidden": (256,)}, 1500),
+    ("iwae", "iwae", {"latent": 16, "hidden": (256,)}, 600),
+    ("gmvae", "gmvae", {"latent": 16, "hidden": (256,)}, 600),
+    ("discrete_vae", "discrete_vae", {"hidden": (256,)}, 1500),
+    ("vqvae", "vqvae", {"codes": 16, "code_dim": 8, "filters": 16}, 400),
+]
+
+
 def _latent(out: Path, seed: int, quick: bool) -> dict[str, dict[str, float]]:
     import matplotlib.pyplot as plt
 
     from scratchgen import data, models, train, viz
 
-    print("scratchgen tour: latent-variable models")
+    print("scratchgen tour: latent-variable models on the binary digits (nats per image)")
     digits = data.load("digits_binary")
-    steps = 30 if quick else 1500
-    settings = dict(progress=False, steps=steps, batch_size=64, lr=3e-3, seed=seed,
-                    eval_every=10**9)  # fmt: skip
-    vae = models.create("vae", digits.info, latent=16, hidden=(256,), seed=seed)
-    vae_metrics = train.fit(vae, digits, **settings)
-    print(f"  VAE, binary digits: ELBO {vae_metrics['test_elbo']:.2f} nats, log p(x) by "
-          f"importance sampling (K = 100) {-vae_metrics['test_nll']:.2f}; "
-          f"{vae.active_units(digits.test)} of 16 latent dimensions active")  # fmt: skip
-    plane = models.create("vae", digits.info, latent=2, hidden=(256,), seed=seed)
-    plane_metrics = train.fit(plane, digits, **settings)
-    discrete = models.create("discrete_vae", digits.info, hidden=(256,), seed=seed)
-    discrete_metrics = train.fit(discrete, digits, **settings)
-    elbo, log_px = discrete_metrics["test_elbo"], -discrete_metrics["test_nll"]
-    print(f"  discrete VAE (10 x 10 categories, Gumbel-softmax): ELBO {elbo:.2f}, log p(x) "
-          f"{log_px:.2f}")  # fmt: skip
+    trained, results = {}, {}
+    for key, name, hparams, steps in LATENT_MODELS:
+        model = models.create(name, digits.info, seed=seed, **hparams)
+        metrics = train.fit(model, digits, progress=False, steps=30 if quick else steps,
+                            batch_size=64, lr=3e-3, seed=seed, eval_every=10**9)  # fmt: skip
+        trained[key], results[f"{key}/digits_binary"] = model, metrics
+        estimate = (f", log p(x) ~ {-metrics['test_nll']:.2f} (importance sampling, K = 100)"
+                    if "test_nll" in metrics else "")  # fmt: skip
+        print(f"  {key:13s} ELBO {metrics['test_elbo']:7.2f}{estimate}")
+    print(f"  the VAE uses {trained['vae'].active_units(digits.test)} of its 16 latent "
+          f"dimensions; the VQ-VAE's codes have perplexity "
+          f"{trained['vqvae'].codebook_usage(digits.test)['perplexity']:.1f} of 16")  # fmt: skip
 
     eight = data.load("eight_gaussians")
     mixture = models.create("gaussian_mixture", eight.info, components=16, seed=seed)
     mixture.initialize(eight.train, np.random.default_rng(seed))
     history = mixture.fit_em(eight.train, steps=10 if quick else 200)
     em_nll = float(-mixture.log_prob(eight.test).data.mean())
+    results["gaussian_mixture_em/eight_gaussians"] = {"test_nll": em_nll,
+                                                      "steps": len(history) - 1}  # fmt: skip
     print(f"  EM, 16 Gaussians on eight Gaussians: test NLL {em_nll:.3f} nats after "
           f"{len(history) - 1} closed-form steps")  # fmt: skip
 
     rng = np.random.default_rng(seed)
     grid = np.linspace(-2, 2, 8)
     codes = np.stack(np.meshgrid(grid, -grid), -1).reshape(-1, 2)
+    vae = trained["vae"]
     panels = [
         ("VAE samples", vae.sample(32, rng)),
-        ("test digits and their reconstructions",
+        ("test digits, VAE reconstructions",
          np.concatenate([digits.test[:16], vae.reconstruct(digits.test[:16])])),
-        ("2-D latent space, decoded on a grid", plane.decode_mean(codes)),
-        ("discrete VAE samples", discrete.sample(32, rng)),
+        ("2-D latent space decoded on a grid", trained["vae_2d"].decode_mean(codes)),
+        ("discrete VAE samples", trained["discrete_vae"].sample(32, rng)),
+        ("VQ-VAE samples (PixelCNN prior)", trained["vqvae"].sample(32, rng)),
     ]  # fmt: skip
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.4))
     for ax, (title, images) in zip(axes, panels):
         ax.imshow(viz.tile(np.asarray(images, float), None, 8), interpolation="nearest")
         ax.set_title(title)
@@ -261,10 +273,7 @@ def _latent(out: Path, seed: int, quick: bool) -> dict[str, dict[str, float]]:
     fig.savefig(out / "latent.png", dpi=90)
     plt.close(fig)
     print(f"  wrote {out / 'latent.png'}")
-    return {"vae/digits_binary": vae_metrics, "vae_2d/digits_binary": plane_metrics,
-            "discrete_vae/digits_binary": discrete_metrics,
-            "gaussian_mixture_em/eight_gaussians": {"test_nll": em_nll,
-                                                     "steps": len(history) - 1}}  # fmt: skip
+    return results
 
 
 def _engine_demo(out: Path, seed: int, quick: bool) -> dict[str, float]:

@@ -186,6 +186,20 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# Walking in latent space: the posterior means of two test digits, and the decoder's mean
+# image at eight evenly spaced points on the straight line between them.
+
+# %%
+with ad.no_grad():
+    ends = vae.posterior(ad.Tensor(digits.test[:2].astype(np.float32))).base.loc.data
+path = ends[0] + np.linspace(0, 1, 8)[:, None] * (ends[1] - ends[0])
+plt.figure(figsize=(8, 1.6))
+plt.imshow(viz.tile(vae.decode_mean(path), None, 8), interpolation="nearest")
+plt.axis("off")
+plt.title("interpolating between two test digits")
+plt.show()
+
+# %% [markdown]
 # ## 6. The importance-weighted bound closes in on log p(x)
 #
 # Averaging K importance weights inside the logarithm gives a tighter bound (Burda et al.

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import autodiff as ad
-from scratchgen import data, estimators, models, train
+from scratchgen import data, estimators, models, train, viz
 from scratchgen import distributions as D
 
 QUICK = os.environ.get("SCRATCHGEN_QUICK") == "1"
@@ -141,3 +141,36 @@ for estimator, baseline, samples in settings:
     label = estimator if estimator != "reinforce" else f"reinforce, baseline {baseline}"
     print(f"{label:34s} ELBO {result['test_elbo']:7.2f}  log p(x) {-result['test_nll']:7.2f}  "
           f"gradient variance {variance:9.3g}")  # fmt: skip
+
+# %% [markdown]
+# ## 6. VQ-VAE: a deterministic discrete code, and a prior learned afterwards
+#
+# The VQ-VAE (van den Oord et al. 2017) sidesteps the estimators: its encoder outputs a grid
+# of vectors, each is snapped to the nearest of K codebook vectors, and the decoder's input is
+# passed through straight: its value is the code, its gradient goes to the encoder's vector.
+# The codebook follows the encoder either by a loss term or as a running average of the
+# vectors assigned to each code (EMA). Because q(z | x) is a point mass, the KL term is
+# -log p(codes) under the prior, here a PixelCNN over the 2x2 grid of codes, trained alongside.
+# A code nobody picks is dead weight: the perplexity of the code frequencies says how many
+# codes are in real use, and dead ones are moved onto encoder outputs.
+
+# %%
+for codebook in ("ema", "loss"):
+    vq = models.create("vqvae", digits.info, codes=16, code_dim=8, filters=16, codebook=codebook)
+    result = train.fit(vq, digits, progress=False, steps=50 if QUICK else 1500, batch_size=64,
+                       lr=3e-3, eval_every=10**9)  # fmt: skip
+    usage = vq.codebook_usage(digits.test)
+    print(f"codebook by {codebook:4s}: ELBO {result['test_elbo']:7.2f}, code perplexity "
+          f"{usage['perplexity']:5.2f} of 16, {usage['used']:.0%} of codes used, "
+          f"{int(vq.revived)} revived")  # fmt: skip
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+pairs = np.concatenate([digits.test[:8], vq.reconstruct(digits.test[:8])])
+axes[0].imshow(viz.tile(pairs, None, 8), interpolation="nearest")
+axes[0].set_title("test digits, and decoded from their 4 codes")
+axes[1].imshow(viz.tile(vq.sample(16, rng), None, 8), interpolation="nearest")
+axes[1].set_title("codes from the PixelCNN prior, decoded")
+for ax in axes:
+    ax.axis("off")
+plt.tight_layout()
+plt.show()

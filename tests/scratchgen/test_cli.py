@@ -47,7 +47,7 @@ def test_tour_quick_writes_its_figures(tmp_path, capsys):
         assert (tmp_path / name).stat().st_size > 10_000
     results = json.loads((tmp_path / "metrics.json").read_text())
     assert {"gaussian_mixture/eight_gaussians", "pixelcnn/digits", "transformer/grammar",
-            "vae/digits_binary", "discrete_vae/digits_binary",
+            "vae/digits_binary", "discrete_vae/digits_binary", "vqvae/digits_binary",
             "gaussian_mixture_em/eight_gaussians"} <= set(results)  # fmt: skip
     assert "Hessian-vector product" in capsys.readouterr().out
 
