@@ -59,6 +59,12 @@ class GenerativeModel(Module):
             scores = np.stack([self.log_prob(x, np.full(n, c)).data for c in range(k)], axis=1)
         return np.argmax(scores, axis=1)
 
+    def training_data(self, data: Any) -> Any:
+        """The dataset the trainer draws batches from; a model that trains on part of what it
+        is given (a semi-supervised one keeps a few labels) returns its own view. The test
+        split is always evaluated as given."""
+        return data
+
     def initialize(self, x_train: np.ndarray, rng: np.random.Generator) -> None:
         """A data-dependent start, called once before training from scratch (not on resume).
         The default keeps the constructor's initialisation."""

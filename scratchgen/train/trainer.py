@@ -141,7 +141,7 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
             metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))
             if not model.has_exact_likelihood:  # then test_nll is an importance-sampled estimate
                 metrics["iwae_samples"] = int(model.hparams.get("eval_samples", 100))
-    if y is not None and model.has_exact_likelihood:
+    if y is not None:
         metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))
     return metrics
 
@@ -155,7 +155,7 @@ class Trainer:
             raise ValueError(
                 f"batch_size {config.batch_size} exceeds the {len(data.train)} training examples"
             )
-        self.model, self.data, self.config = model, data, config
+        self.model, self.data, self.config = model, model.training_data(data), config
         self.out = Path(out) if out is not None else None
         self.progress = progress
         self.optimizer = _optimizer(config, list(model.parameters()))
@@ -164,7 +164,7 @@ class Trainer:
         self.step = 0
         self.seconds = 0.0
         self.history: list[dict[str, float]] = []
-        self._labels = _labels_for(model, data, "train")
+        self._labels = _labels_for(model, self.data, "train")
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
         for i, generator in enumerate(_generators(model).values()):
             generator.bit_generator.state = np.random.default_rng(

@@ -281,3 +281,31 @@ def test_vae_family_learns_the_binary_digits(name, settings):
     assert metrics["test_nll"] < 22
     assert -metrics["test_nll"] > metrics["test_elbo"] - 0.1
     assert {"test_loss", "test_elbo", "test_bpd", "iwae_samples"} <= set(metrics)
+
+
+def test_inpainting_vae_keeps_the_given_half_and_is_surer_of_the_rest():
+    """Conditioned on the top half, the bound on log p(x | x_top) is far above the
+    unconditional bound on log p(x) after the same training: the condition is used."""
+    digits = data.load("digits_binary")
+    fits = {}
+    for inpaint in ("top", ""):
+        model = models.create("vae", digits.info, latent=8, hidden=(128,), inpaint=inpaint)
+        fits[inpaint] = train.fit(model, digits, progress=False, steps=500, batch_size=64,
+                                  lr=3e-3, eval_every=10**9)["test_elbo"]  # fmt: skip
+        if inpaint:
+            completed = model.sample(6, np.random.default_rng(0), given=digits.test[:6])
+            np.testing.assert_array_equal(completed[:, :, :4], digits.test[:6, :, :4])
+            assert set(np.unique(completed)) <= {0.0, 1.0}
+            with pytest.raises(ValueError, match="give the images to complete"):
+                model.sample(2, np.random.default_rng(0))
+    assert fits["top"] > fits[""] + 5
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"inpaint": "bottom"}, "inpaint must be 'top' or 'left'"),
+    ({"inpaint": "top", "num_classes": 3}, "not both"),
+])  # fmt: skip
+def test_bad_inpainting_settings_are_one_line_errors(settings, message):
+    with pytest.raises(ValueError, match=message) as error:
+        models.create("vae", data.DataInfo((1, 4, 4), "binary"), **settings)
+    assert "\n" not in str(error.value)

@@ -11,6 +11,7 @@ from scratchgen.models.latent.discrete_vae import DiscreteVAE
 from scratchgen.models.latent.gmvae import GMVAE
 from scratchgen.models.latent.linear_gaussian import LinearGaussian
 from scratchgen.models.latent.observation import Observation
+from scratchgen.models.latent.semi_supervised import SemiSupervisedVAE
 from scratchgen.models.latent.vae import IWAE, VAE
 from scratchgen.models.latent.vqvae import VQVAE
 
@@ -21,6 +22,7 @@ __all__ = [
     "GMVAE",
     "LinearGaussian",
     "Observation",
+    "SemiSupervisedVAE",
     "VAE",
     "IWAE",
     "VQVAE",

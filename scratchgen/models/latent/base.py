@@ -67,7 +67,8 @@ class LatentVariableModel(GenerativeModel):
         """Ancestral sampling: z ~ p(z), then x ~ p(x | z)."""
         with ad.no_grad():
             z = ad.Tensor(self.prior().sample((n,), rng=rng))
-            x = self.likelihood(z, self._labels(y, n)).sample(rng=rng)
+            condition = self._labels(y, n) if self.conditional else y
+            x = self.likelihood(z, condition).sample(rng=rng)
         return x.reshape((n,) + self.info.shape).astype(self.dtype)
 
     def _labels(self, y: Any, n: int) -> Any:

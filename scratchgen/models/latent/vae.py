@@ -24,7 +24,10 @@ collapse or for a chapter of the course:
   appendix C, free bits);
 - ``num_classes`` > 0 makes it a conditional VAE, q(z | x, y) and p(x | z, y), with the
   one-hot label joined to the encoder's input and the decoder's code (Sohn et al., "Learning
-  Structured Output Representation using Deep Conditional Generative Models", 2015).
+  Structured Output Representation using Deep Conditional Generative Models", 2015);
+- ``inpaint`` = "top" or "left" conditions it instead on that half of the image, y = x_obs:
+  it learns p(x | z, x_obs), and ``sample(n, rng, given=images)`` completes the other half
+  (the observed half is copied from ``given``), one completion per draw of z.
 
 The IWAE (registered as "iwae") is the same network trained on L_k instead: loss = -1/n sum_i
 L_k(x_i), whose gradient weighs the k samples by their normalised importance weights.
@@ -48,7 +51,8 @@ from scratchgen.models.latent.networks import Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
 
 _SETTINGS = dict(latent=16, hidden=(256, 256), arch="mlp", filters=32, beta=1.0, kl="analytic",
-                 warmup=0, free_bits=0.0, num_classes=0, samples=1, eval_samples=100)  # fmt: skip
+                 warmup=0, free_bits=0.0, num_classes=0, inpaint="", samples=1,
+                 eval_samples=100)  # fmt: skip
 
 
 @register("vae", ("binary", "categorical", "continuous"),
@@ -59,28 +63,48 @@ class VAE(LatentVariableModel):
 
     def __init__(self, info: DataInfo, latent: int = 16, hidden: Sequence[int] = (256, 256),
                  arch: str = "mlp", filters: int = 32, beta: float = 1.0, kl: str = "analytic",
-                 warmup: int = 0, free_bits: float = 0.0, num_classes: int = 0, samples: int = 1,
-                 eval_samples: int = 100, **hparams: Any) -> None:  # fmt: skip
+                 warmup: int = 0, free_bits: float = 0.0, num_classes: int = 0,
+                 inpaint: str = "", samples: int = 1, eval_samples: int = 100,
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, latent=latent, hidden=list(hidden), arch=arch, filters=filters,
                          beta=beta, kl=kl, warmup=warmup, free_bits=free_bits,
-                         num_classes=num_classes, samples=samples, eval_samples=eval_samples,
-                         **hparams)  # fmt: skip
+                         num_classes=num_classes, inpaint=inpaint, samples=samples,
+                         eval_samples=eval_samples, **hparams)  # fmt: skip
         if kl not in ("analytic", "mc"):
             raise ValueError(f"{type(self).__name__}: kl must be 'analytic' or 'mc', got {kl!r}")
         if latent < 1 or samples < 1 or beta < 0 or free_bits < 0 or warmup < 0:
             raise ValueError(f"{type(self).__name__}: latent and samples must be >= 1, beta, "
                              "free_bits and warmup >= 0")  # fmt: skip
+        self.observed = observed_half(info, inpaint)
+        if inpaint and num_classes:
+            raise ValueError(f"{type(self).__name__}: condition on classes or on half the image "
+                             "(inpaint), not both")  # fmt: skip
         rng = np.random.default_rng(hparams.get("seed", 0))
         self.latent = latent
         self.observation = Observation(info, self.dtype)
-        nets = dict(hidden=hidden, arch=arch, filters=filters, condition=num_classes, rng=rng,
+        condition = num_classes or (int(self.observed.sum()) if inpaint else 0)
+        nets = dict(hidden=hidden, arch=arch, filters=filters, condition=condition, rng=rng,
                     dtype=self.dtype)  # fmt: skip
         self.encoder = Encoder(info, 2 * latent, **nets)
         self.decoder = Decoder(info, latent, self.observation.per_dim, **nets)
         self.register_buffer("updates", np.zeros((), np.int64))  # for the KL warm-up
 
     # ------------------------------------------------------------------ the three distributions
+    @property
+    def inpainting(self) -> bool:
+        return bool(self.hparams["inpaint"])
+
     def _condition(self, y: Any, n: int) -> np.ndarray | None:
+        """The vector c joined to the networks' inputs: a one-hot label, the observed half of
+        the images y (scaled as the encoder's input), or nothing."""
+        if self.inpainting:
+            if y is None:
+                raise ValueError(f"{type(self).__name__}: this model completes images; give "
+                                 "the images whose observed half it conditions on")  # fmt: skip
+            images = np.broadcast_to(np.asarray(y.data if isinstance(y, Tensor) else y),
+                                     (n,) + self.info.shape)  # fmt: skip
+            scaled = self.observation.scaled(ad.Tensor(images.astype(self.dtype))).data
+            return scaled[:, self.observed]
         labels = self._labels(y, n)
         if labels is None:
             return None
@@ -94,6 +118,7 @@ class VAE(LatentVariableModel):
         return D.Independent(D.Normal(zeros, np.ones_like(zeros)), 1)
 
     def posterior(self, x: Tensor, y: Any = None) -> D.Distribution:
+        y = x if self.inpainting and y is None else y
         out = self.encoder(self.observation.scaled(x), self._condition(y, x.shape[0]))
         mu, log_sigma = out[:, : self.latent], out[:, self.latent :]
         return D.Independent(D.Normal(mu, ad.exp(log_sigma)), 1)
@@ -104,6 +129,23 @@ class VAE(LatentVariableModel):
 
     def targets(self, x: Tensor) -> Any:
         return self.observation.targets(x)
+
+    def _pieces(self, x: Any, y: Any):
+        """As the base's, with an inpainting model's condition defaulting to x itself."""
+        return super()._pieces(x, x if self.inpainting and y is None else y)
+
+    def sample(self, n: int, rng: np.random.Generator, y: Any = None,
+               given: Any = None) -> np.ndarray:  # fmt: skip
+        """Ancestral samples; an inpainting model completes ``given`` (one image, or n), its
+        observed half kept exactly."""
+        if not self.inpainting:
+            return super().sample(n, rng, y)
+        if given is None:
+            raise ValueError(f"{type(self).__name__}: give the images to complete (given=...)")
+        images = np.broadcast_to(np.asarray(given), (n,) + self.info.shape)
+        x = super().sample(n, rng, images)
+        x[:, self.observed] = images[:, self.observed]
+        return x
 
     # ------------------------------------------------------------------ training
     def kl_weight(self) -> float:
@@ -154,6 +196,7 @@ class VAE(LatentVariableModel):
         """E[x | z = mu(x)]: decode each example's posterior mean."""
         with ad.no_grad():
             x = self.as_input(x)
+            y = x if self.inpainting and y is None else y
             mu = self.posterior(x, y).base.loc
             out = self.decoder(mu, self._condition(y, x.shape[0]))
             return self.observation.mean(out).reshape(x.shape)
@@ -164,6 +207,23 @@ class VAE(LatentVariableModel):
             z = ad.as_constant(np.asarray(z, dtype=self.dtype))
             out = self.decoder(z, self._condition(y, z.shape[0]))
             return self.observation.mean(out).reshape((z.shape[0],) + self.info.shape)
+
+
+def observed_half(info: DataInfo, inpaint: str) -> np.ndarray:
+    """Boolean mask of the data's shape, True on the observed half: "top" (the first half of
+    the rows) or "left" (of the columns) of each image; all False for "" (no inpainting)."""
+    mask = np.zeros(info.shape, dtype=bool)
+    if not inpaint:
+        return mask
+    if inpaint not in ("top", "left") or len(info.shape) != 3:
+        raise ValueError(f"inpaint must be 'top' or 'left' for images (C, H, W), got "
+                         f"{inpaint!r} for examples of shape {info.shape}")  # fmt: skip
+    _, H, W = info.shape
+    if inpaint == "top":
+        mask[:, : H // 2] = True
+    else:
+        mask[:, :, : W // 2] = True
+    return mask
 
 
 @register("iwae", ("binary", "categorical", "continuous"),
