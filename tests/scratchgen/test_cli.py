@@ -48,6 +48,7 @@ def test_tour_quick_writes_its_figures(tmp_path, capsys):
     results = json.loads((tmp_path / "metrics.json").read_text())
     assert {"gaussian_mixture/eight_gaussians", "pixelcnn/digits", "transformer/grammar",
             "vae/digits_binary", "discrete_vae/digits_binary", "vqvae/digits_binary",
+            "m2/digits_binary",
             "gaussian_mixture_em/eight_gaussians"} <= set(results)  # fmt: skip
     assert "Hessian-vector product" in capsys.readouterr().out
 
