@@ -3,7 +3,8 @@
 ``module_gradcheck`` checks a whole layer or model: its gradients with respect to its inputs
 and every parameter, against finite differences in float64, to first or second order.
 ``assert_chi_square_fits`` tests sample counts against a distribution at a stated
-false-failure rate.
+false-failure rate, and ``assert_binary_samples_match`` applies it to binary samples whose
+configurations are enumerated.
 """
 
 from __future__ import annotations
@@ -70,3 +71,16 @@ def assert_chi_square_fits(observed: Any, expected: Any, false_failure: float = 
         f"chi-square {statistic:.1f} exceeds {threshold:.1f} ({len(observed) - 1} degrees of "
         f"freedom, false-failure rate {false_failure:g})"
     )
+
+
+def assert_binary_samples_match(
+    samples: Any, probabilities: Any, false_failure: float = 1e-6
+) -> None:
+    """Samples of D binary values each, (n, ...), against the probabilities of the 2^D
+    configurations in the order of ``itertools.product([0, 1], repeat=D)`` (the first value
+    most significant), by ``assert_chi_square_fits``."""
+    flat = np.asarray(samples).reshape(len(samples), -1).astype(np.int64)
+    index = flat @ (1 << np.arange(flat.shape[1] - 1, -1, -1))
+    probabilities = np.asarray(probabilities, dtype=float)
+    counts = np.bincount(index, minlength=len(probabilities))
+    assert_chi_square_fits(counts, len(flat) * probabilities, false_failure)

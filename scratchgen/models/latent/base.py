@@ -20,12 +20,25 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from scratchgen import distributions as D
 from scratchgen.distributions import Distribution
 from scratchgen.models.base import GenerativeModel
 from scratchgen.models.latent import bounds
 
 # draws per pass when estimating log p(x) with many samples: bounds the memory of K = 5000
 IWAE_CHUNK = 100
+
+
+def standard_normal(latent: int, dtype: Any) -> Distribution:
+    """p(z) = N(0, I_L) as one event of L dimensions."""
+    zeros = np.zeros(latent, dtype=dtype)
+    return D.Independent(D.Normal(zeros, np.ones_like(zeros)), 1)
+
+
+def gaussian_posterior(out: Tensor, latent: int) -> Distribution:
+    """q(z | x) = N(mu, diag sigma^2) from an encoder's (n, 2 L) output [mu, log sigma]."""
+    mu, log_sigma = out[:, :latent], out[:, latent:]
+    return D.Independent(D.Normal(mu, ad.exp(log_sigma)), 1)
 
 
 class LatentVariableModel(GenerativeModel):

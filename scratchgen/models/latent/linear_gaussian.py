@@ -31,7 +31,7 @@ from autodiff import Tensor
 from scratchgen import distributions as D
 from scratchgen.data import DataInfo
 from scratchgen.models.base import register
-from scratchgen.models.latent.base import LatentVariableModel
+from scratchgen.models.latent.base import LatentVariableModel, standard_normal
 from scratchgen.nn import Parameter
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -61,8 +61,7 @@ class LinearGaussian(LatentVariableModel):
 
     # ------------------------------------------------------------------ the model
     def prior(self) -> D.Distribution:
-        zeros = np.zeros(self.latent, dtype=self.dtype)
-        return D.Independent(D.Normal(zeros, np.ones_like(zeros)), 1)
+        return standard_normal(self.latent, self.dtype)
 
     def likelihood(self, z: Tensor, y: Any = None) -> D.Distribution:
         mean = z @ ad.transpose(self.W) + self.b

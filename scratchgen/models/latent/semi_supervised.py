@@ -38,7 +38,7 @@ from scratchgen import distributions as D
 from scratchgen.data import DataInfo, Dataset
 from scratchgen.models.base import register
 from scratchgen.models.latent import bounds
-from scratchgen.models.latent.base import LatentVariableModel
+from scratchgen.models.latent.base import LatentVariableModel, gaussian_posterior, standard_normal
 from scratchgen.models.latent.networks import Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
 
@@ -90,13 +90,11 @@ class SemiSupervisedVAE(LatentVariableModel):
         return np.eye(self.K, dtype=self.dtype)[labels]
 
     def prior(self) -> D.Distribution:
-        zeros = np.zeros(self.latent, dtype=self.dtype)
-        return D.Independent(D.Normal(zeros, np.ones_like(zeros)), 1)
+        return standard_normal(self.latent, self.dtype)
 
     def posterior(self, x: Tensor, y: Any = None) -> D.Distribution:
         out = self.encoder(self.observation.scaled(x), self._one_hot(y, x.shape[0]))
-        mu, log_sigma = out[:, : self.latent], out[:, self.latent :]
-        return D.Independent(D.Normal(mu, ad.exp(log_sigma)), 1)
+        return gaussian_posterior(out, self.latent)
 
     def likelihood(self, z: Tensor, y: Any = None) -> D.Distribution:
         n = z.shape[-2] if z.ndim > 1 else 1

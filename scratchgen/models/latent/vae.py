@@ -46,7 +46,7 @@ from scratchgen import distributions as D
 from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.latent import bounds
-from scratchgen.models.latent.base import LatentVariableModel
+from scratchgen.models.latent.base import LatentVariableModel, gaussian_posterior, standard_normal
 from scratchgen.models.latent.networks import Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
 
@@ -114,14 +114,12 @@ class VAE(LatentVariableModel):
         return np.eye(self.hparams["num_classes"], dtype=self.dtype)[labels]
 
     def prior(self) -> D.Distribution:
-        zeros = np.zeros(self.latent, dtype=self.dtype)
-        return D.Independent(D.Normal(zeros, np.ones_like(zeros)), 1)
+        return standard_normal(self.latent, self.dtype)
 
     def posterior(self, x: Tensor, y: Any = None) -> D.Distribution:
         y = x if self.inpainting and y is None else y
         out = self.encoder(self.observation.scaled(x), self._condition(y, x.shape[0]))
-        mu, log_sigma = out[:, : self.latent], out[:, self.latent :]
-        return D.Independent(D.Normal(mu, ad.exp(log_sigma)), 1)
+        return gaussian_posterior(out, self.latent)
 
     def likelihood(self, z: Tensor, y: Any = None) -> D.Distribution:
         n = z.shape[-2] if z.ndim > 1 else 1
