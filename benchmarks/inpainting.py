@@ -24,7 +24,7 @@ def run(steps: int, figure: Path | None) -> dict[str, float]:
     scenes = data.Dataset("shapes_continuous", shapes.train / 255.0, shapes.test / 255.0,
                           data.DataInfo(shapes.info.shape, "continuous"))  # fmt: skip
     model = models.create("vae", scenes.info, latent=32, arch="conv", filters=32,
-                          hidden=(256,), inpaint="top")  # fmt: skip
+                          hidden=(256,), inpaint="top", eval_samples=10)  # fmt: skip
     metrics = train.fit(model, scenes, progress=False, steps=steps, batch_size=64, lr=2e-3,
                         eval_every=10**9)  # fmt: skip
     given = scenes.test[:8]
