@@ -120,7 +120,8 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
     bits per dimension, NLL / (D log 2). With labels y (conditional models) the NLL is that of
     log p(x | y), and the accuracy of Bayes' rule, argmax_y log p(x | y), is reported too.
     Latent-variable models report their ELBO and an NLL estimated by the importance-weighted
-    bound with the model's ``eval_samples`` draws (``iwae_samples`` in the result)."""
+    bound with the model's ``eval_samples`` draws (``iwae_samples`` in the result); VAEs also
+    split the ELBO into ``test_reconstruction`` (-E_q log p(x | z)) and ``test_kl``."""
 
     def chunks():
         for i in range(0, len(x), batch):
@@ -136,6 +137,12 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
             metrics["test_loss"] = float(np.mean([model.loss(*c).item() for c in chunks()]))
         if hasattr(model, "elbo"):
             metrics["test_elbo"] = mean_of(model.elbo)
+        if hasattr(model, "elbo_terms"):  # ELBO = reconstruction term - KL term
+            terms = [model.elbo_terms(*chunk) for chunk in chunks()]
+            metrics["test_reconstruction"] = -float(
+                np.mean(np.concatenate([r.data for r, _ in terms]))
+            )
+            metrics["test_kl"] = float(np.mean(np.concatenate([k.data for _, k in terms])))
         if model.has_exact_likelihood or bounded:
             nll = -mean_of(model.log_prob)
             metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))

@@ -308,3 +308,17 @@ def test_bad_inpainting_settings_are_one_line_errors(settings, message):
     with pytest.raises(ValueError, match=message) as error:
         models.create("vae", data.DataInfo((1, 4, 4), "binary"), **settings)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("name, settings", [("vae", {}), ("vae", {"kl": "mc"}), ("gmvae", {})])
+def test_the_elbo_is_its_reconstruction_term_minus_its_kl_term(name, settings):
+    """With the same draw of z, ELBO = E_q[log p(x | z)] - KL, to rounding."""
+    model = tiny_vae(7, name, **settings)
+    state = model.rng.bit_generator.state
+    with ad.no_grad():
+        elbo = model.elbo(SPACE).data
+        model.rng.bit_generator.state = state
+        reconstruction, kl = model.elbo_terms(SPACE)
+    np.testing.assert_allclose(elbo, reconstruction.data - kl.data, rtol=1e-12)
+    metrics = train.evaluate(model, SPACE)
+    assert {"test_reconstruction", "test_kl"} <= set(metrics)

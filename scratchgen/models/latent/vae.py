@@ -176,6 +176,17 @@ class VAE(LatentVariableModel):
         return ad.mean(ad.sum(kl_id, axis=1))
 
     # ------------------------------------------------------------------ looking inside
+    def elbo_terms(self, x: Any, y: Any = None) -> tuple[Tensor, Tensor]:
+        """The ELBO's two terms per example, (E_q[log p(x | z)], KL(q(z | x) || p(z))), from
+        one draw of z and the model's KL (closed form, or the one-sample estimate): a
+        collapsed model has a KL near 0 and a reconstruction term no better than the prior's."""
+        targets, q, prior, likelihood = self._pieces(x, y)
+        z = q.rsample((1,), rng=self.rng)
+        reconstruction = likelihood(z).log_prob(targets)[0]
+        if self.hparams["kl"] == "analytic":
+            return reconstruction, D.kl_divergence(q, prior)
+        return reconstruction, (q.log_prob(z) - prior.log_prob(z))[0]
+
     def kl_per_dimension(self, x: Any, y: Any = None) -> np.ndarray:
         """The closed-form KL(q(z_d | x) || p(z_d)) of each latent dimension, averaged over
         the batch (nats): dimensions near 0 carry no information about x (collapsed)."""
