@@ -129,14 +129,14 @@ class DiscreteVAE(LatentVariableModel):
         carrying the encoder's gradient through the first term."""
         training = ad.is_grad_enabled() and self.training
         x = self.as_input(x)
-        logits = self.logits(x)
-        q = D.Independent(D.Categorical(logits=logits), 1)
+        q = self.posterior(x)
         kl = ad.mean(D.kl_divergence(q, self.prior()))
         S = self.hparams["samples"]
         if self.hparams["estimator"] == "reinforce":
             reconstruction = self._score_function_term(x, q, S, training)
         else:
             hard = self.hparams["estimator"] == "straight_through"
+            logits = q.base.logits  # log q(z_g = k | x), (n, G, K)
             stacked = ad.broadcast_to(logits, (S, *logits.shape))
             y_relaxed = gumbel_softmax(stacked, self.temperature(), self.rng, hard)
             reconstruction = ad.mean(self._decode(y_relaxed).log_prob(self.targets(x)))

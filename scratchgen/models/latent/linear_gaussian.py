@@ -92,6 +92,8 @@ class LinearGaussian(LatentVariableModel):
         return self.marginal().log_prob(self.targets(self.as_input(x)))
 
     def loss(self, x: Any, y: Any = None) -> Tensor:
+        """-1/n sum_i log p(x_i) (exact maximum likelihood) or -1/n sum_i ELBO(x_i) with the
+        linear encoder, as ``objective`` says."""
         if self.hparams["objective"] == "likelihood":
             return -ad.mean(self.log_prob(x))
         return -ad.mean(self.elbo(x))

@@ -32,11 +32,6 @@ class Observation(Module):
         if info.kind == "continuous":
             self.log_scale = Parameter(np.zeros(self.dims), dtype=dtype)
 
-    @property
-    def size(self) -> int:
-        """How many numbers the decoder must produce per example."""
-        return self.dims * self.per_dim
-
     def scaled(self, x: Tensor) -> Tensor:
         """The input an encoder sees: grey levels in [0, 1], other values unchanged."""
         if self.info.kind == "categorical":

@@ -153,15 +153,19 @@ class VAE(LatentVariableModel):
         return beta if not warmup else beta * min(1.0, float(self.updates) / warmup)
 
     def loss(self, x: Any, y: Any = None) -> Tensor:
-        if ad.is_grad_enabled() and self.training:
-            self.updates[...] += 1
+        """-1/n sum_i 1/S sum_s log p(x_i | z_is) + beta_t KL_term (the module docstring), or
+        for the IWAE -1/n sum_i L_k(x_i) (Burda et al. 2016, eq. 8) with k = ``samples``."""
         if self.objective == "iwae":
-            return -ad.mean(bounds.iwae_bound(*self._pieces(x, y), self.rng,
+            loss = -ad.mean(bounds.iwae_bound(*self._pieces(x, y), self.rng,
                                               self.hparams["samples"]))  # fmt: skip
-        targets, q, prior, likelihood = self._pieces(x, y)
-        z = q.rsample((self.hparams["samples"],), rng=self.rng)  # (S, n, L)
-        log_px_z = ad.mean(likelihood(z).log_prob(targets), axis=0)  # (n,)
-        return -ad.mean(log_px_z) + self.kl_weight() * self.kl_term(q, prior, z)
+        else:
+            targets, q, prior, likelihood = self._pieces(x, y)
+            z = q.rsample((self.hparams["samples"],), rng=self.rng)  # (S, n, L)
+            log_px_z = ad.mean(likelihood(z).log_prob(targets), axis=0)  # (n,)
+            loss = -ad.mean(log_px_z) + self.kl_weight() * self.kl_term(q, prior, z)
+        if ad.is_grad_enabled() and self.training:  # after: update t uses beta_t, as documented
+            self.updates[...] += 1
+        return loss
 
     def kl_term(self, q: D.Independent, prior: D.Distribution, z: Tensor) -> Tensor:
         """The batch's KL term from the per-dimension KL_id (closed form or one-sample), with

@@ -139,6 +139,8 @@ class VQVAE(GenerativeModel):
 
     # ------------------------------------------------------------------ the objective
     def loss(self, x: Any, y: Any = None) -> Tensor:
+        """Eq. 3 per image, batch mean: -log p(x | z_q) + ||sg[z_e] - e_k||^2 (trained codebook
+        only) + beta ||z_e - sg[e_k]||^2, plus the prior's -log p(k(x)) on the held codes."""
         x = self.as_input(x)
         n = x.shape[0]
         z_e = self.encode(x)  # (n h w, D)
