@@ -105,38 +105,50 @@ def test_training_on_binary_digits_orders_the_models():
     assert nll["nade"] < nll["fvsbn"] and nll["made"] < nll["fvsbn"], nll
 
 
-# ---------------------------------------------------------------- PixelCNN
+# ---------------------------------------------------------------- PixelCNN and Gated PixelCNN
+PIXEL_MODELS = ["pixelcnn", "gated_pixelcnn"]
 PIXEL_SPACES = {
     "grey_binary": (data.DataInfo((1, 2, 3), "binary"), [0, 1], 4),
     "grey_3_levels": (data.DataInfo((1, 1, 3), "categorical", 3), [0, 1, 2], 4),
     "rgb_binary": (data.DataInfo((3, 1, 2), "binary"), [0, 1], 6),
+    "rgb_3_levels": (data.DataInfo((3, 1, 1), "categorical", 3), [0, 1, 2], 6),
 }
 
 
-def build_pixelcnn(space):
+def build_pixelcnn(space, name="pixelcnn", **hparams):
     info, values, filters = PIXEL_SPACES[space]
-    model = models.create("pixelcnn", info, filters=filters, layers=2, kernel_size=3)
+    model = models.create(name, info, filters=filters, layers=2, kernel_size=3, **hparams)
     model = randomized(model, 1)
     every = np.array(list(itertools.product(values, repeat=info.dims))).reshape((-1,) + info.shape)
     return model, every
 
 
+def configuration_counts(samples, values):
+    """How often each configuration occurs, indexed as itertools.product enumerates them."""
+    flat = samples.reshape(len(samples), -1).astype(int)
+    index = flat @ (len(values) ** np.arange(flat.shape[1] - 1, -1, -1))
+    return np.bincount(index, minlength=len(values) ** flat.shape[1])
+
+
+@pytest.mark.parametrize("name", PIXEL_MODELS)
 @pytest.mark.parametrize("space", PIXEL_SPACES)
-def test_pixelcnn_probabilities_sum_to_one(space):
-    model, every = build_pixelcnn(space)
+def test_pixelcnn_probabilities_sum_to_one(name, space):
+    model, every = build_pixelcnn(space, name)
     with ad.no_grad():
         assert np.exp(model.log_prob(every).data.astype(float)).sum() == pytest.approx(1, abs=1e-5)
 
 
-def test_pixelcnn_sees_earlier_pixels_and_earlier_colours_only():
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+def test_pixelcnn_sees_earlier_pixels_and_earlier_colours_only(name):
     """The logits of channel c at pixel (i, j) have zero gradient with respect to every later
-    pixel in raster order, and to channels c, c+1, ... of pixel (i, j) itself."""
+    pixel in raster order, and to channels c, c+1, ... of pixel (i, j) itself; they do depend
+    on the earlier colours of (i, j)."""
     info = data.DataInfo((3, 4, 4), "binary")
-    model = models.create("pixelcnn", info, filters=6, layers=2, kernel_size=5).to(np.float64)
+    model = models.create(name, info, filters=6, layers=2, kernel_size=5).to(np.float64)
     model = randomized(model, 0)
     rng = np.random.default_rng(1)
     order = np.arange(16).reshape(4, 4)
-    for c, i, j in [(0, 0, 0), (1, 2, 1), (2, 3, 3), (0, 1, 3)]:
+    for c, i, j in [(0, 0, 0), (1, 2, 1), (2, 3, 3), (0, 1, 3), (2, 0, 0)]:
         # a batch of inputs: a ReLU that is off for one input may be on for another, so the
         # union of the gradients shows every connection
         x = ad.Tensor(rng.random((8, 3, 4, 4)), requires_grad=True)
@@ -144,21 +156,21 @@ def test_pixelcnn_sees_earlier_pixels_and_earlier_colours_only():
         seen = np.zeros((3, 4, 4), bool) if g is None else (g.data != 0).any(axis=0)
         assert not seen[:, order > order[i, j]].any()
         assert not seen[c:, i, j].any()
+        assert seen[:c, i, j].all()
         if (i, j) != (0, 0):
             assert seen[:, order < order[i, j]].any()  # and it does see the past
 
 
-@pytest.mark.parametrize("space", ["grey_binary", "grey_3_levels"])
-def test_pixelcnn_samples_match_its_probabilities(space):
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+@pytest.mark.parametrize("space", ["grey_binary", "grey_3_levels", "rgb_3_levels"])
+def test_pixelcnn_samples_match_its_probabilities(name, space):
     """Chi-square over every configuration at a 1e-6 false-failure rate, fixed seed."""
-    model, every = build_pixelcnn(space)
+    model, every = build_pixelcnn(space, name)
     with ad.no_grad():
         p = np.exp(model.log_prob(every).data.astype(float))
     n = 20_000
-    samples = model.sample(n, np.random.default_rng(5)).reshape(n, -1).astype(int)
-    base = int(every.max()) + 1
-    index = samples @ (base ** np.arange(samples.shape[1] - 1, -1, -1))
-    assert_fits(np.bincount(index, minlength=len(p)), n * p)
+    samples = model.sample(n, np.random.default_rng(5))
+    assert_fits(configuration_counts(samples, PIXEL_SPACES[space][1]), n * p)
 
 
 # ---------------------------------------------------------------- the Transformer
@@ -244,9 +256,10 @@ def test_completion_samples_the_conditional_distribution(name):
     assert_fits(*completion_counts(build(name), np.array([1, 0, 1, 1])))
 
 
-def test_pixelcnn_completes_the_bottom_half():
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+def test_pixelcnn_completes_the_bottom_half(name):
     info = data.DataInfo((1, 2, 4), "binary")
-    model = models.create("pixelcnn", info, filters=4, layers=2, kernel_size=3)
+    model = models.create(name, info, filters=4, layers=2, kernel_size=3)
     model = randomized(model, 1)
     mask = np.zeros((1, 2, 4), bool)
     mask[:, 0] = True
@@ -267,19 +280,15 @@ def test_completion_needs_a_mask():
         build("fvsbn").sample(2, np.random.default_rng(0), given=np.zeros((2, 4)))
 
 
-# ---------------------------------------------------------------- class-conditional PixelCNN
-def build_conditional(num_classes=3):
-    info = data.DataInfo((1, 2, 3), "binary")
-    model = models.create(
-        "pixelcnn", info, filters=4, layers=2, kernel_size=3, num_classes=num_classes
-    )
-    model = randomized(model, 4)
-    every = np.array(list(itertools.product([0, 1], repeat=6))).reshape(-1, 1, 2, 3)
-    return model, every
+# ---------------------------------------------------------------- class-conditional PixelCNNs
+def build_conditional(name, num_classes=3):
+    model, every = build_pixelcnn("grey_binary", name, num_classes=num_classes)
+    return randomized(model, 4), every
 
 
-def test_conditional_pixelcnn_normalises_for_every_class_and_classifies_by_bayes_rule():
-    model, every = build_conditional()
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+def test_conditional_pixelcnn_normalises_for_every_class_and_classifies_by_bayes_rule(name):
+    model, every = build_conditional(name)
     with ad.no_grad():
         per_class = np.stack([model.log_prob(every, np.full(64, c)).data for c in range(3)], 1)
     np.testing.assert_allclose(np.exp(per_class.astype(float)).sum(0), 1.0, atol=1e-5)
@@ -289,13 +298,14 @@ def test_conditional_pixelcnn_normalises_for_every_class_and_classifies_by_bayes
         model.log_prob(every)
 
 
-def test_conditional_samples_follow_their_class():
-    model, every = build_conditional()
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+def test_conditional_samples_follow_their_class(name):
+    model, every = build_conditional(name)
     with ad.no_grad():
         p = np.exp(model.log_prob(every, np.full(64, 2)).data.astype(float))
     n = 20_000
-    samples = model.sample(n, np.random.default_rng(6), y=2).reshape(n, 6).astype(int)
-    assert_fits(np.bincount(samples @ (1 << np.arange(5, -1, -1)), minlength=64), n * p)
+    samples = model.sample(n, np.random.default_rng(6), y=2)
+    assert_fits(configuration_counts(samples, [0, 1]), n * p)
 
 
 def test_the_trainer_passes_labels_and_reports_accuracy():
@@ -372,14 +382,6 @@ def dependence_on_inputs(model, shape, i, j):
     return np.zeros(shape[1:], bool) if g is None else (g.data != 0).any(axis=(0, 1))
 
 
-def test_gated_pixelcnn_normalises():
-    info = data.DataInfo((1, 2, 3), "binary")
-    model = randomized(models.create("gated_pixelcnn", info, filters=4, layers=2, kernel_size=3), 3)
-    every = np.array(list(itertools.product([0, 1], repeat=6))).reshape(-1, 1, 2, 3)
-    with ad.no_grad():
-        assert np.exp(model.log_prob(every).data.astype(float)).sum() == pytest.approx(1, abs=1e-5)
-
-
 def test_gated_pixelcnn_has_no_blind_spot_and_still_hides_the_future():
     """PixelCNN's stacked 3x3 masks miss the pixel one row up and two columns right (its
     receptive field grows a column to the left per layer, but not to the right); the gated
@@ -400,24 +402,12 @@ def test_gated_pixelcnn_has_no_blind_spot_and_still_hides_the_future():
     assert seen_gated[i, j - 1] and seen_gated[i - 1, j + 1]
 
 
-def test_gated_pixelcnn_samples_match_its_probabilities():
-    info = data.DataInfo((1, 2, 2), "categorical", 3)
-    model = randomized(models.create("gated_pixelcnn", info, filters=4, layers=2, kernel_size=3), 5)
-    every = np.array(list(itertools.product(range(3), repeat=4))).reshape(-1, 1, 2, 2)
-    with ad.no_grad():
-        p = np.exp(model.log_prob(every).data.astype(float))
-    n = 20_000
-    index = model.sample(n, np.random.default_rng(9)).reshape(n, 4).astype(int) @ (
-        3 ** np.arange(3, -1, -1)
-    )
-    assert_fits(np.bincount(index, minlength=81), n * p)
-
-
-def test_pixelcnn_with_a_logistic_mixture_output_normalises_and_samples_right():
+@pytest.mark.parametrize("name", PIXEL_MODELS)
+def test_pixelcnn_with_a_logistic_mixture_output_normalises_and_samples_right(name):
     """PixelCNN++'s likelihood as the output: on 1x1x2 images with 4 levels (16 images),
     probabilities sum to one and samples pass the chi-square test."""
     info = data.DataInfo((1, 1, 2), "categorical", 4)
-    model = models.create("pixelcnn", info, filters=4, layers=1, kernel_size=3,
+    model = models.create(name, info, filters=4, layers=1, kernel_size=3,
                           output="logistic_mixture", mixtures=2)  # fmt: skip
     model = randomized(model, 1)
     every = np.array(list(itertools.product(range(4), repeat=2))).reshape(-1, 1, 1, 2)
@@ -425,7 +415,7 @@ def test_pixelcnn_with_a_logistic_mixture_output_normalises_and_samples_right():
         p = np.exp(model.log_prob(every).data.astype(float))
     assert p.sum() == pytest.approx(1.0, abs=1e-5)
     n = 20_000
-    samples = model.sample(n, np.random.default_rng(4)).reshape(n, 2).astype(int)
-    assert_fits(np.bincount(samples @ np.array([4, 1]), minlength=16), n * p)
+    samples = model.sample(n, np.random.default_rng(4))
+    assert_fits(configuration_counts(samples, range(4)), n * p)
     with pytest.raises(ValueError, match="logistic mixture models categorical"):
-        models.create("pixelcnn", data.DataInfo((1, 2, 2), "binary"), output="logistic_mixture")
+        models.create(name, data.DataInfo((1, 2, 2), "binary"), output="logistic_mixture")
