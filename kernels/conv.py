@@ -30,8 +30,14 @@ loop nest we can write in Numba without SIMD intrinsics, and putting several sam
 GEMM keeps it large even for 8x8 images. The batch is processed in chunks (see CHUNK_ELEMENTS)
 so that a chunk's columns are still in cache when the product reads them. The loops run over
 independent units with ``prange`` (im2col: one row (c, i, j) per iteration; col2im: one sample
-per iteration, so that no two threads ever add into the same pixel). The columns are
-recomputed in backward rather than kept, so memory stays O(input) between passes.
+per iteration, so that no two threads ever add into the same pixel).
+
+Keeping the columns. When the whole batch fits in one chunk (small images: PixelCNN's 8x8
+digits, 64 at a time), ``conv2d_keeping_columns`` returns the forward's columns matrix, and
+``conv2d_weight_grad`` multiplies it instead of running im2col again: its 3x3 blocks' weight
+gradient went from 2.2-2.4 ms to 0.8-0.9 ms, and a PixelCNN epoch on the digits from 0.40x
+to 0.52-0.55x PyTorch's speed. A larger batch recomputes them, so what is kept between the
+passes never exceeds one chunk (CHUNK_ELEMENTS numbers) per convolution.
 """
 
 from __future__ import annotations
@@ -120,6 +126,12 @@ def _chunks(g: ConvGeometry):
 def _columns(x: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
     """im2col of the samples in x into ``out`` (a buffer reused across chunks)."""
     cols = out[:, : x.shape[0] * g.ho * g.wo]
+    if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr) == (1, 1, 1, 1, 0, 0, 0, 0):
+        # a 1x1 kernel's columns are the pixels themselves: one transpose (0.02 ms against
+        # im2col's 0.15 ms on (64, 32, 8, 8))
+        pixels = x.reshape(x.shape[0], g.c_in, -1).transpose(1, 0, 2)
+        cols.reshape(g.c_in, x.shape[0], -1)[...] = pixels
+        return cols
     _im2col(x, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw, g.ho, g.wo, cols)
     return cols
 
@@ -146,15 +158,18 @@ def _from_matrix(matrix: np.ndarray, out: np.ndarray) -> None:
     out.reshape(n, c, -1)[...] = matrix.reshape(c, n, -1).transpose(1, 0, 2)
 
 
-def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
+          keep: bool = False) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """The forward, and (if ``keep`` and the batch is one chunk) its columns matrix."""
     x = np.ascontiguousarray(x)
     w_matrix = w.reshape(g.groups, g.c_out // g.groups, -1)  # (G, O/G, C/G k k)
     out = np.empty((g.n, g.c_out, g.ho, g.wo), dtype=x.dtype)
+    chunks = list(_chunks(g))
     buffer = _buffer(g, x.dtype)
-    for a, b in _chunks(g):
+    for a, b in chunks:
         cols = _grouped(_columns(x[a:b], g, buffer), g.groups)  # (G, C/G k k, n Ho Wo)
         _from_matrix(np.matmul(w_matrix, cols).reshape(g.c_out, -1), out[a:b])
-    return out
+    return out, (buffer if keep and len(chunks) == 1 else None)
 
 
 def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -177,12 +192,13 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
     return grad_x
 
 
-def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
+def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
+                 columns: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     x = np.ascontiguousarray(x)
     grad_w = np.zeros((g.groups, g.c_out // g.groups, g.c_in // g.groups * g.kh * g.kw), x.dtype)
-    buffer = _buffer(g, x.dtype)
+    buffer = _buffer(g, x.dtype) if columns is None else None
     for a, b in _chunks(g):
-        cols = _grouped(_columns(x[a:b], g, buffer), g.groups)
+        cols = _grouped(columns if buffer is None else _columns(x[a:b], g, buffer), g.groups)
         grad_matrix = _grouped(_as_matrix(grad_out[a:b]), g.groups)
         grad_w += np.matmul(grad_matrix, cols.transpose(0, 2, 1))  # (G, O/G, C/G k k)
     return grad_w.reshape(g.c_out, g.c_in // g.groups, g.kh, g.kw)
@@ -198,7 +214,18 @@ def conv2d(
     ``padding`` is an int, a pair, or (top, bottom, left, right).
     """
     check_float("conv2d", x, w)
-    return _conv(x, w, geometry("conv2d", x.shape, w.shape, stride, padding, dilation, groups))
+    return _conv(x, w, geometry("conv2d", x.shape, w.shape, stride, padding, dilation, groups))[0]
+
+
+def conv2d_keeping_columns(
+    x: np.ndarray, w: np.ndarray, stride: Any = 1, padding: Any = 0, dilation: Any = 1,
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+    """conv2d, and the columns matrix it multiplied when the whole batch fitted in one chunk
+    (None otherwise): given back to ``conv2d_weight_grad``, it spares the recomputation."""
+    check_float("conv2d", x, w)
+    g = geometry("conv2d", x.shape, w.shape, stride, padding, dilation, groups)
+    return _conv(x, w, g, keep=True)
 
 
 def conv2d_input_grad(
@@ -214,13 +241,16 @@ def conv2d_input_grad(
 
 def conv2d_weight_grad(
     x: np.ndarray, grad_out: np.ndarray, weight_shape: tuple[int, ...], stride: Any = 1,
-    padding: Any = 0, dilation: Any = 1, groups: int = 1,
+    padding: Any = 0, dilation: Any = 1, groups: int = 1, columns: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """d<grad_out, conv2d(x, w)>/dw for w of ``weight_shape``."""
+    """d<grad_out, conv2d(x, w)>/dw for w of ``weight_shape``; ``columns``: what
+    ``conv2d_keeping_columns`` returned for this x, if anything."""
     check_float("conv2d_weight_grad", x, grad_out)
     g = geometry("conv2d_weight_grad", x.shape, weight_shape, stride, padding, dilation, groups)
     _check_output("conv2d_weight_grad", grad_out, g)
-    return _weight_grad(x, grad_out, g)
+    if columns is not None:
+        _check_columns(columns, x, g)
+    return _weight_grad(x, grad_out, g, columns)
 
 
 def conv_transpose2d(
@@ -251,6 +281,15 @@ def conv1d(
     out = conv2d(x[:, :, None], w[:, :, None], (1, stride), (0, 0, left, right), (1, dilation),
                  groups)  # fmt: skip
     return out[:, :, 0]
+
+
+def _check_columns(columns: np.ndarray, x: np.ndarray, g: ConvGeometry) -> None:
+    expected = (g.c_in // g.groups * g.groups * g.kh * g.kw, g.n * g.ho * g.wo)
+    if columns.shape != expected or columns.dtype != x.dtype:
+        raise ValueError(
+            f"conv2d_weight_grad: columns of shape {columns.shape} ({columns.dtype}) are not "
+            f"those of this input, {expected} ({x.dtype})"
+        )
 
 
 def _check_output(name: str, grad_out: np.ndarray, g: ConvGeometry) -> None:

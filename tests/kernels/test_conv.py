@@ -55,6 +55,42 @@ def test_conv2d_and_its_gradients_match_the_reference(geo, dtype, seed):
           ref.conv2d_weight_grad_reference(x, grad_out, w.shape, *args), dtype)  # fmt: skip
 
 
+@given(geo=conv_geometries(), dtype=dtypes, seed=seeds)
+def test_kept_columns_give_the_same_weight_gradient(geo, dtype, seed):
+    x, w = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
+    args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
+    out, columns = fast.conv2d_keeping_columns(x, w, *args)
+    np.testing.assert_array_equal(out, fast.conv2d(x, w, *args))
+    assert columns is not None  # these batches are far below one chunk
+    (grad_out,) = arrays(seed + 1, dtype, out.shape)
+    np.testing.assert_array_equal(
+        fast.conv2d_weight_grad(x, grad_out, w.shape, *args, columns=columns),
+        fast.conv2d_weight_grad(x, grad_out, w.shape, *args),
+    )
+
+
+def test_columns_are_kept_only_for_a_batch_in_one_chunk(monkeypatch):
+    x, w = arrays(0, np.float32, (4, 2, 5, 5), (3, 2, 3, 3))
+    monkeypatch.setattr(fast, "CHUNK_ELEMENTS", 2 * 9 * 25 * 2)  # two samples per chunk
+    assert fast.conv2d_keeping_columns(x, w, padding=1)[1] is None
+    _, columns = fast.conv2d_keeping_columns(x[:2], w, padding=1)
+    with pytest.raises(ValueError, match=r"columns of shape \(18, 50\) .* are not those"):
+        fast.conv2d_weight_grad(x, np.zeros((4, 3, 5, 5), np.float32), w.shape, 1, 1,
+                                columns=columns)  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_one_by_one_convolution_matches_the_reference(dtype, groups):
+    """A 1x1 kernel at stride 1 without padding takes its columns by a transpose."""
+    x, w = arrays(3, dtype, (3, 4, 5, 6), (6, 4 // groups, 1, 1))
+    close(fast.conv2d(x, w, groups=groups), ref.conv2d_reference(x, w, 1, 0, 1, groups), dtype)
+    (grad_out,) = arrays(4, dtype, (3, 6, 5, 6))
+    close(fast.conv2d_weight_grad(x, grad_out, w.shape, groups=groups),
+          ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 1, 0, 1, groups),
+          dtype)  # fmt: skip
+
+
 @given(geo=conv_geometries(), seed=seeds)
 def test_input_grad_is_the_adjoint_of_conv2d(geo, seed):
     """<conv(x), y> == <x, conv_T(y)>: the definition of the transposed convolution."""

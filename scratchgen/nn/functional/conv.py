@@ -23,11 +23,13 @@ from autodiff import Tensor
 from kernels import conv as _conv
 
 # ---------------------------------------------------------------- convolution primitives
+# conv2d keeps its columns matrix (when the batch fits in one chunk) for the weight gradient
 _conv2d = ad.primitive(
-    lambda x, w, stride, padding, dilation, groups: _conv.conv2d(
+    lambda x, w, stride, padding, dilation, groups: _conv.conv2d_keeping_columns(
         x, w, stride, padding, dilation, groups
     ),
     name="conv2d",
+    saves=True,
 )
 _input_grad = ad.primitive(
     lambda g, w, input_shape, stride, padding, dilation, groups: _conv.conv2d_input_grad(
@@ -36,8 +38,8 @@ _input_grad = ad.primitive(
     name="conv2d_input_grad",
 )
 _weight_grad = ad.primitive(
-    lambda x, g, weight_shape, stride, padding, dilation, groups: _conv.conv2d_weight_grad(
-        x, g, weight_shape, stride, padding, dilation, groups
+    lambda x, g, weight_shape, stride, padding, dilation, groups, columns=None: (
+        _conv.conv2d_weight_grad(x, g, weight_shape, stride, padding, dilation, groups, columns)
     ),
     name="conv2d_weight_grad",
 )
@@ -50,8 +52,8 @@ _conv_transpose2d = ad.primitive(
 
 # y = conv2d(x, w):                      dx = input_grad(g, w),     dw = weight_grad(x, g)
 _conv2d.defvjp(
-    lambda g, ans, x, w, **p: _input_grad(g, w, input_shape=x.shape, **p),
-    lambda g, ans, x, w, **p: _weight_grad(x, g, weight_shape=w.shape, **p),
+    lambda g, ans, x, w, saved, **p: _input_grad(g, w, input_shape=x.shape, **p),
+    lambda g, ans, x, w, saved, **p: _weight_grad(x, g, weight_shape=w.shape, columns=saved, **p),
 )
 # y = input_grad(g, w), <gg, y> = <conv2d(gg, w), g>:   dg = conv2d(gg, w),  dw = weight_grad(gg, g)
 _input_grad.defvjp(
@@ -59,9 +61,12 @@ _input_grad.defvjp(
     lambda gg, ans, g, w, input_shape, **p: _weight_grad(gg, g, weight_shape=w.shape, **p),
 )
 # y = weight_grad(x, g), <gw, y> = <conv2d(x, gw), g>:  dx = input_grad(g, gw), dg = conv2d(x, gw)
+# (the columns, of x, are a cache: they play no part in the derivative)
 _weight_grad.defvjp(
-    lambda gw, ans, x, g, weight_shape, **p: _input_grad(g, gw, input_shape=x.shape, **p),
-    lambda gw, ans, x, g, weight_shape, **p: _conv2d(x, gw, **p),
+    lambda gw, ans, x, g, weight_shape, columns=None, **p: _input_grad(
+        g, gw, input_shape=x.shape, **p
+    ),
+    lambda gw, ans, x, g, weight_shape, columns=None, **p: _conv2d(x, gw, **p),
 )
 # y = conv_transpose2d(x, w) = input_grad(x, w) with the output shape it implies
 _conv_transpose2d.defvjp(
