@@ -1,4 +1,4 @@
-"""kernels: Numba-JIT loops on plain ndarrays (convolution, attention); numpy and numba only.
+"""kernels: Numba-JIT loops on plain ndarrays (convolution, attention, NADE); numpy and numba only.
 
 Nothing here knows about autodiff; ``scratchgen.nn.functional`` binds these kernels into the
 engine as differentiable primitives. Each kernel has a plain NumPy reference beside it
