@@ -1,8 +1,13 @@
-"""Autoregressive models on the binary 8x8 digits under one fixed training budget.
+"""Autoregressive models on the 8x8 digits and the grammar text under fixed training budgets.
 
-Prints test NLL (nats per image), train NLL (the gap shows overfitting: the set has 1438
-training images), and seconds per epoch; saves a figure of samples from each model.
-Run: python -m benchmarks.autoregressive [--epochs N] [--figure PATH]
+Binary digits: test NLL (nats per image), train NLL (the gap shows overfitting: the set has
+1438 training images), and seconds per epoch, and a figure of samples from each model.
+With ``--levels``: the PixelCNNs on the digits with 17 grey levels, in bits per dimension (a
+softmax output, a logistic mixture, the gated stacks, and the gated model conditioned on the
+class with its Bayes-rule accuracy), a figure of class-conditional samples, and the
+character Transformer on the grammar text in bits per character beside the grammar's exact
+entropy rate (the gap is the KL divergence per character).
+Run: python -m benchmarks.autoregressive [--epochs N] [--figure PATH] [--levels]
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from scratchgen import data, models, train, viz
+from scratchgen.data import grammar
 from scratchgen.train import evaluate
 
+BATCH = 64
 MODELS = {
     "fvsbn": {},
     "nade": {"hidden": 64},
@@ -25,21 +32,36 @@ MODELS = {
 }
 
 
+# the 17-level digits: (label, model, settings), one budget for all
+LEVEL_MODELS = [
+    ("PixelCNN, softmax", "pixelcnn", {"filters": 16, "layers": 3, "kernel_size": 5}),
+    ("PixelCNN, logistic mixture", "pixelcnn",
+     {"filters": 16, "layers": 3, "kernel_size": 5, "output": "logistic_mixture"}),
+    ("Gated PixelCNN, softmax", "gated_pixelcnn", {"filters": 16, "layers": 3, "kernel_size": 5}),
+    ("Gated PixelCNN, class-conditional", "gated_pixelcnn",
+     {"filters": 16, "layers": 3, "kernel_size": 5, "num_classes": 10}),
+]  # fmt: skip
+
+
+def _fit(model, dataset, epochs: int, batch: int, lr: float) -> tuple[dict, float]:
+    """Train for ``epochs`` passes; the test metrics and the seconds per epoch."""
+    steps = epochs * (len(dataset.train) // batch)
+    start = time.perf_counter()
+    metrics = train.fit(model, dataset, progress=False, steps=steps, batch_size=batch, lr=lr,
+                        eval_every=10**9)  # fmt: skip
+    return metrics, (time.perf_counter() - start) / epochs
+
+
 def run(epochs: int, figure: Path | None) -> list[dict]:
     digits = data.load("digits_binary")
-    batch = 64
-    steps = epochs * (len(digits.train) // batch)
     rows, samples = [], []
     for name, hparams in MODELS.items():
         model = models.create(name, digits.info, **hparams)
-        start = time.perf_counter()
-        metrics = train.fit(model, digits, progress=False, steps=steps, batch_size=batch, lr=0.005,
-                            eval_every=10**9)  # fmt: skip
-        seconds = time.perf_counter() - start
+        metrics, seconds = _fit(model, digits, epochs, BATCH, 0.005)
         train_nll = evaluate(model, digits.train)["test_nll"]
         rows.append({
             "model": name, "test_nll": metrics["test_nll"], "train_nll": train_nll,
-            "seconds_per_epoch": seconds / epochs, "parameters": model.num_parameters(),
+            "seconds_per_epoch": seconds, "parameters": model.num_parameters(),
         })  # fmt: skip
         samples.append(model.sample(8, np.random.default_rng(0)))
     if figure is not None:
@@ -51,11 +73,51 @@ def run(epochs: int, figure: Path | None) -> list[dict]:
     return rows
 
 
+def run_levels(epochs: int, figure: Path | None) -> list[dict]:
+    """The 17-level digits (bits/dim) and the grammar text (bits/char)."""
+    digits = data.load("digits")
+    rows = []
+    for label, name, hparams in LEVEL_MODELS:
+        model = models.create(name, digits.info, **hparams)
+        metrics, seconds = _fit(model, digits, epochs, BATCH, 0.005)
+        rows.append({"model": label, "bits": metrics["test_bpd"], "seconds_per_epoch": seconds,
+                     "accuracy": metrics.get("test_accuracy")})  # fmt: skip
+    if figure is not None:  # the last model is the conditional one: one row per class
+        import matplotlib.pyplot as plt
+
+        images = model.sample(80, np.random.default_rng(0), y=np.repeat(np.arange(10), 8))
+        fig = viz.image_grid(images, levels=17, columns=8, path=figure,
+                             title=f"{label}: one row per class")  # fmt: skip
+        plt.close(fig)
+    text = data.load("grammar")
+    lm = models.create("transformer", text.info)
+    metrics, seconds = _fit(lm, text, max(1, epochs // 20), 32, 0.003)
+    per_char = metrics["test_nll"] / text.info.shape[0] / np.log(2)
+    rows.append({"model": "Transformer, grammar text", "bits": per_char,
+                 "seconds_per_epoch": seconds, "accuracy": None,
+                 "entropy_rate": grammar.entropy_rate() / np.log(2)})  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.autoregressive")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--figure", type=Path)
+    parser.add_argument("--levels", action="store_true",
+                        help="the 17-level digits and the grammar text instead")  # fmt: skip
     args = parser.parse_args()
+    if args.levels:
+        print(f"17-level 8x8 digits, {args.epochs} epochs, batch 64, Adam lr 0.005 (bits/dim); "
+              f"grammar text, {max(1, args.epochs // 20)} epochs (bits/char)")  # fmt: skip
+        print(f"  {'model':36s} {'bits':>6s} {'s/epoch':>8s}  notes")
+        for r in run_levels(args.epochs, args.figure):
+            notes = "" if r["accuracy"] is None else f"Bayes accuracy {r['accuracy']:.1%}"
+            if "entropy_rate" in r:
+                notes = f"entropy rate {r['entropy_rate']:.3f}, KL gap " + (
+                    f"{r['bits'] - r['entropy_rate']:.3f} bits/char"
+                )
+            print(f"  {r['model']:36s} {r['bits']:6.3f} {r['seconds_per_epoch']:8.2f}  {notes}")
+        return
     rows = run(args.epochs, args.figure)
     print(f"binary 8x8 digits, {args.epochs} epochs, batch 64, Adam lr 0.005")
     print(f"  {'model':16s} {'test NLL':>9s} {'train NLL':>10s} {'s/epoch':>8s} {'params':>8s}")

@@ -43,6 +43,31 @@ for D in [16, 64, 784]:
     print(f"D = {D:4d}: table {tabular:10.3g}   FVSBN {fvsbn:10.0f}   NADE (H=64) {nade:8.0f}")
 
 # %% [markdown]
+# NADE's parameter sharing saves time as well as parameters. The pre-activation of
+# conditional i is a running sum, a_{i+1} = a_i + W[:, i] x_i, so all D conditionals of one
+# example cost O(DH), not O(D²H). Written as array operations (an exclusive cumulative sum
+# over an n × D × H array) the training step still stores n·D·H numbers; the Numba kernel
+# behind `NADE` (`kernels/nade.py`, the paper's Algorithm 1) walks the sum forward, then
+# back for the gradient, and stores none of them. Both give the same numbers:
+
+# %%
+import time
+
+from kernels import nade as nade_kernel
+from kernels import nade_reference
+
+n, D, H = 32, 784, 100
+x = (rng.random((n, D)) < 0.3).astype(np.float32)
+W, c, V, b = (0.1 * rng.standard_normal(s).astype(np.float32) for s in [(H, D), (H,), (D, H), (D,)])
+for name, logits_of in [("cumulative sum (NumPy)", nade_reference.nade_logits_reference),
+                        ("running sum (Numba)", nade_kernel.nade_logits)]:  # fmt: skip
+    logits_of(x, W, c, V, b)  # the first call may compile
+    start = time.perf_counter()
+    logits = logits_of(x, W, c, V, b)
+    print(f"{name:24s} {1e3 * (time.perf_counter() - start):6.1f} ms, logit[0, 100] = "
+          f"{logits[0, 100]:.5f}")  # fmt: skip
+
+# %% [markdown]
 # ## 2. MADE: masks from degrees
 #
 # MADE turns an ordinary MLP into an autoregressive model by multiplying its weights by 0/1
@@ -110,6 +135,32 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# Colour adds an order inside each pixel: R, then G, then B. Both PixelCNNs split their
+# features into three groups, one per colour, and at the current pixel a group may read only
+# earlier groups (mask A, the first layer) or earlier groups and its own (mask B, every later
+# layer, whose features of the same colour were computed from earlier inputs only). In the
+# gated model only the horizontal stack needs these masks, since the vertical stack reaches
+# row i from rows above alone. The centre tap of each mask, groups by groups:
+
+# %%
+from scratchgen.nn.layers.masked_conv import pixelcnn_mask
+
+for kind in "AB":
+    centre = pixelcnn_mask(kind, 3, 3, 3, color_groups=3)[:, :, 1, 1]
+    print(f"mask {kind}, output colour (rows R, G, B) reads input colour (columns):\n", centre)
+
+rgb = models.create("gated_pixelcnn", data.DataInfo((3, 5, 5), "binary"), filters=6, layers=2,
+                    kernel_size=3).to(np.float64)  # fmt: skip
+for p in rgb.parameters():
+    p.data = rng.standard_normal(p.shape)
+x = ad.Tensor(rng.random((4, 3, 5, 5)), requires_grad=True)
+for c, colour in enumerate("RGB"):
+    (g,) = ad.grad(ad.sum(rgb.logits(x)[:, c, 0, 2, 2]), x)
+    seen = (g.data[:, :, 2, 2] != 0).any(axis=0)
+    print(f"{colour} at pixel (2, 2) reads that pixel's", "".join(np.array(list("RGB"))[seen]) or
+          "nothing")  # fmt: skip
+
+# %% [markdown]
 # ## 4. Teacher forcing, and sampling
 #
 # Training feeds the model the *true* prefix at every position and scores the true next
@@ -118,8 +169,6 @@ plt.show()
 # passes. Here is the gap on the digits, one training step against one sample.
 
 # %%
-import time
-
 digits = data.load("digits_binary")
 pixelcnn = models.create("pixelcnn", digits.info)
 batch = digits.train[:64]
