@@ -123,10 +123,15 @@ def _chunks(g: ConvGeometry):
         yield start, min(start + size, g.n)
 
 
+def _pointwise(g: ConvGeometry) -> bool:
+    """A 1x1 kernel at stride 1 without padding: each output pixel reads its own input pixel."""
+    return (g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr) == (1, 1, 1, 1, 0, 0, 0, 0)
+
+
 def _columns(x: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
     """im2col of the samples in x into ``out`` (a buffer reused across chunks)."""
     cols = out[:, : x.shape[0] * g.ho * g.wo]
-    if (g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr) == (1, 1, 1, 1, 0, 0, 0, 0):
+    if _pointwise(g):
         # a 1x1 kernel's columns are the pixels themselves: one transpose (0.02 ms against
         # im2col's 0.15 ms on (64, 32, 8, 8))
         pixels = x.reshape(x.shape[0], g.c_in, -1).transpose(1, 0, 2)
@@ -174,6 +179,12 @@ def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
 
 def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
     cg, og, per_sample = g.c_in // g.groups, g.c_out // g.groups, g.ho * g.wo
+    if _pointwise(g):  # nothing to scatter: dx = W^T G, pixel by pixel (0.1 ms against 0.7)
+        w_groups = w.reshape(g.groups, og, cg).transpose(0, 2, 1)  # (G, Cg, Og)
+        grad_x = np.empty((g.n, g.c_in, g.h, g.w), dtype=grad_out.dtype)
+        grad_matrix = _grouped(_as_matrix(grad_out), g.groups)  # (G, Og, N H W)
+        _from_matrix(np.matmul(w_groups, grad_matrix).reshape(g.c_in, -1), grad_x)
+        return grad_x
     # W[(i, j, c), o] for each group: (groups, kh kw Cg, Og)
     w_taps = w.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
     w_taps = np.ascontiguousarray(w_taps).reshape(g.groups, -1, og)

@@ -82,13 +82,22 @@ def test_columns_are_kept_only_for_a_batch_in_one_chunk(monkeypatch):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("groups", [1, 2])
 def test_one_by_one_convolution_matches_the_reference(dtype, groups):
-    """A 1x1 kernel at stride 1 without padding takes its columns by a transpose."""
+    """A 1x1 kernel at stride 1 without padding: columns by a transpose, no scatter back."""
     x, w = arrays(3, dtype, (3, 4, 5, 6), (6, 4 // groups, 1, 1))
     close(fast.conv2d(x, w, groups=groups), ref.conv2d_reference(x, w, 1, 0, 1, groups), dtype)
     (grad_out,) = arrays(4, dtype, (3, 6, 5, 6))
     close(fast.conv2d_weight_grad(x, grad_out, w.shape, groups=groups),
           ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 1, 0, 1, groups),
           dtype)  # fmt: skip
+    close(fast.conv2d_input_grad(grad_out, w, x.shape, groups=groups),
+          ref.conv2d_input_grad_reference(grad_out, w, x.shape, 1, 0, 1, groups),
+          dtype)  # fmt: skip
+    w_t = arrays(5, dtype, (4, 6 // groups, 1, 1))[0]  # conv_transpose2d, the same product
+    close(
+        fast.conv_transpose2d(x, w_t, groups=groups),
+        ref.conv_transpose2d_reference(x, w_t, 1, 0, 0, 1, groups),
+        dtype,
+    )
 
 
 @given(geo=conv_geometries(), seed=seeds)
