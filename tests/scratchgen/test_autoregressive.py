@@ -296,6 +296,9 @@ def test_conditional_pixelcnn_normalises_for_every_class_and_classifies_by_bayes
     np.testing.assert_array_equal(model.classify(every), np.argmax(per_class, axis=1))
     with pytest.raises(ValueError, match="give the labels y"):
         model.log_prob(every)
+    unconditional, _ = build_pixelcnn("grey_binary", name)
+    with pytest.raises(ValueError, match="not class-conditional .* takes no labels"):
+        unconditional.log_prob(every, np.zeros(64, int))
 
 
 @pytest.mark.parametrize("name", PIXEL_MODELS)

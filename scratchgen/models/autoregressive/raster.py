@@ -74,12 +74,14 @@ class RasterImageModel(GenerativeModel):
 
     def class_biases(self, y: Any, n: int) -> list[Tensor | float]:
         """One (n, width, 1, 1) bias per layer for labels y (zeros if unconditional)."""
+        name = type(self).__name__
         if not self.conditional:
+            if y is not None:
+                raise ValueError(f"{name}: this model is not class-conditional (num_classes=0); "
+                                 "it takes no labels")  # fmt: skip
             return [0.0] * len(self.bias_widths)
         if y is None:
-            raise ValueError(
-                f"{type(self).__name__}: this model is class-conditional; give the labels y"
-            )
+            raise ValueError(f"{name}: this model is class-conditional; give the labels y")
         rows = self.class_bias(np.broadcast_to(np.asarray(y, dtype=np.int64), (n,)))
         ends = np.cumsum(self.bias_widths)
         return [ad.reshape(rows[:, end - w : end], (n, w, 1, 1))
