@@ -35,9 +35,10 @@ per iteration, so that no two threads ever add into the same pixel).
 Keeping the columns. When the whole batch fits in one chunk (small images: PixelCNN's 8x8
 digits, 64 at a time), ``conv2d_keeping_columns`` returns the forward's columns matrix, and
 ``conv2d_weight_grad`` multiplies it instead of running im2col again: its 3x3 blocks' weight
-gradient went from 2.2-2.4 ms to 0.8-0.9 ms, and a PixelCNN epoch on the digits from 0.40x
-to 0.52-0.55x PyTorch's speed. A larger batch recomputes them, so what is kept between the
-passes never exceeds one chunk (CHUNK_ELEMENTS numbers) per convolution.
+gradient went from 2.2-2.4 ms to 0.8-0.9 ms, and a PixelCNN epoch on the digits from
+0.34-0.40x to a median of 0.52x PyTorch's speed (11 runs on a noisy machine). A larger batch
+recomputes them, so what is kept between the passes never exceeds one chunk
+(CHUNK_ELEMENTS numbers) per convolution.
 """
 
 from __future__ import annotations
@@ -207,9 +208,10 @@ def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
                  columns: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     x = np.ascontiguousarray(x)
     grad_w = np.zeros((g.groups, g.c_out // g.groups, g.c_in // g.groups * g.kh * g.kw), x.dtype)
-    buffer = _buffer(g, x.dtype) if columns is None else None
-    for a, b in _chunks(g):
-        cols = _grouped(columns if buffer is None else _columns(x[a:b], g, buffer), g.groups)
+    kept = columns is not None  # then they are the whole batch's, from the forward
+    buffer = None if kept else _buffer(g, x.dtype)
+    for a, b in [(0, g.n)] if kept else _chunks(g):
+        cols = _grouped(columns if kept else _columns(x[a:b], g, buffer), g.groups)
         grad_matrix = _grouped(_as_matrix(grad_out[a:b]), g.groups)
         grad_w += np.matmul(grad_matrix, cols.transpose(0, 2, 1))  # (G, O/G, C/G k k)
     return grad_w.reshape(g.c_out, g.c_in // g.groups, g.kh, g.kw)
@@ -295,7 +297,7 @@ def conv1d(
 
 
 def _check_columns(columns: np.ndarray, x: np.ndarray, g: ConvGeometry) -> None:
-    expected = (g.c_in // g.groups * g.groups * g.kh * g.kw, g.n * g.ho * g.wo)
+    expected = (g.c_in * g.kh * g.kw, g.n * g.ho * g.wo)
     if columns.shape != expected or columns.dtype != x.dtype:
         raise ValueError(
             f"conv2d_weight_grad: columns of shape {columns.shape} ({columns.dtype}) are not "
