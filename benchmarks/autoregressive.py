@@ -99,6 +99,28 @@ def run_levels(epochs: int, figure: Path | None) -> list[dict]:
     return rows
 
 
+def print_levels(epochs: int, figure: Path | None) -> None:
+    print(f"17-level 8x8 digits, {epochs} epochs, batch 64, Adam lr 0.005 (bits/dim); "
+          f"grammar text, {max(1, epochs // 20)} epochs (bits/char)")  # fmt: skip
+    print(f"  {'model':36s} {'bits':>6s} {'s/epoch':>8s}  notes")
+    for r in run_levels(epochs, figure):
+        if "entropy_rate" in r:
+            gap = r["bits"] - r["entropy_rate"]
+            notes = f"entropy rate {r['entropy_rate']:.3f}, KL gap {gap:.3f} bits/char"
+        else:
+            notes = "" if r["accuracy"] is None else f"Bayes accuracy {r['accuracy']:.1%}"
+        print(f"  {r['model']:36s} {r['bits']:6.3f} {r['seconds_per_epoch']:8.2f}  {notes}")
+
+
+def print_binary(epochs: int, figure: Path | None) -> None:
+    rows = run(epochs, figure)
+    print(f"binary 8x8 digits, {epochs} epochs, batch 64, Adam lr 0.005")
+    print(f"  {'model':16s} {'test NLL':>9s} {'train NLL':>10s} {'s/epoch':>8s} {'params':>8s}")
+    for r in rows:
+        print(f"  {r['model']:16s} {r['test_nll']:9.2f} {r['train_nll']:10.2f} "
+              f"{r['seconds_per_epoch']:8.2f} {r['parameters']:8d}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.autoregressive")
     parser.add_argument("--epochs", type=int, default=20)
@@ -106,24 +128,7 @@ def main() -> None:
     parser.add_argument("--levels", action="store_true",
                         help="the 17-level digits and the grammar text instead")  # fmt: skip
     args = parser.parse_args()
-    if args.levels:
-        print(f"17-level 8x8 digits, {args.epochs} epochs, batch 64, Adam lr 0.005 (bits/dim); "
-              f"grammar text, {max(1, args.epochs // 20)} epochs (bits/char)")  # fmt: skip
-        print(f"  {'model':36s} {'bits':>6s} {'s/epoch':>8s}  notes")
-        for r in run_levels(args.epochs, args.figure):
-            notes = "" if r["accuracy"] is None else f"Bayes accuracy {r['accuracy']:.1%}"
-            if "entropy_rate" in r:
-                notes = f"entropy rate {r['entropy_rate']:.3f}, KL gap " + (
-                    f"{r['bits'] - r['entropy_rate']:.3f} bits/char"
-                )
-            print(f"  {r['model']:36s} {r['bits']:6.3f} {r['seconds_per_epoch']:8.2f}  {notes}")
-        return
-    rows = run(args.epochs, args.figure)
-    print(f"binary 8x8 digits, {args.epochs} epochs, batch 64, Adam lr 0.005")
-    print(f"  {'model':16s} {'test NLL':>9s} {'train NLL':>10s} {'s/epoch':>8s} {'params':>8s}")
-    for r in rows:
-        print(f"  {r['model']:16s} {r['test_nll']:9.2f} {r['train_nll']:10.2f} "
-              f"{r['seconds_per_epoch']:8.2f} {r['parameters']:8d}")  # fmt: skip
+    (print_levels if args.levels else print_binary)(args.epochs, args.figure)
 
 
 if __name__ == "__main__":
