@@ -82,7 +82,7 @@ def _check(x: np.ndarray, W: np.ndarray, c: np.ndarray, V: np.ndarray, b: np.nda
             "nade_logits: x, W, c, V and b must share one float dtype (float32 or float64), got "
             + ", ".join(str(a.dtype) for a in arrays)
         )
-    n, D = x.shape if x.ndim == 2 else (None, None)
+    D = x.shape[1] if x.ndim == 2 else None
     H = c.shape[0] if c.ndim == 1 else None
     if D is None or W.shape != (H, D) or V.shape != (D, H) or b.shape != (D,):
         raise ValueError(

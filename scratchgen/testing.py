@@ -3,7 +3,7 @@
 ``module_gradcheck`` checks a whole layer or model: its gradients with respect to its inputs
 and every parameter, against finite differences in float64, to first or second order.
 ``assert_chi_square_fits`` tests sample counts against a distribution at a stated
-false-failure rate, and ``assert_binary_samples_match`` applies it to binary samples whose
+false-failure rate, and ``assert_samples_match`` applies it to discrete samples whose
 configurations are enumerated.
 """
 
@@ -73,14 +73,14 @@ def assert_chi_square_fits(observed: Any, expected: Any, false_failure: float = 
     )
 
 
-def assert_binary_samples_match(
-    samples: Any, probabilities: Any, false_failure: float = 1e-6
+def assert_samples_match(
+    samples: Any, probabilities: Any, levels: int = 2, false_failure: float = 1e-6
 ) -> None:
-    """Samples of D binary values each, (n, ...), against the probabilities of the 2^D
-    configurations in the order of ``itertools.product([0, 1], repeat=D)`` (the first value
-    most significant), by ``assert_chi_square_fits``."""
+    """Samples of D values in 0 .. levels - 1 each, (n, ...), against the probabilities of the
+    levels^D configurations in the order of ``itertools.product(range(levels), repeat=D)``
+    (the first value most significant), by ``assert_chi_square_fits``."""
     flat = np.asarray(samples).reshape(len(samples), -1).astype(np.int64)
-    index = flat @ (1 << np.arange(flat.shape[1] - 1, -1, -1))
+    index = flat @ (levels ** np.arange(flat.shape[1] - 1, -1, -1))
     probabilities = np.asarray(probabilities, dtype=float)
     counts = np.bincount(index, minlength=len(probabilities))
     assert_chi_square_fits(counts, len(flat) * probabilities, false_failure)

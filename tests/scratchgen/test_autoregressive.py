@@ -14,6 +14,7 @@ import autodiff as ad
 from scratchgen import data, models, train
 from scratchgen.data import waves
 from scratchgen.testing import assert_chi_square_fits as assert_fits
+from scratchgen.testing import assert_samples_match
 
 INFO = data.DataInfo((2, 4), "binary")
 SPACE = np.array(list(itertools.product([0, 1], repeat=8))).reshape(-1, 2, 4)
@@ -123,13 +124,6 @@ def build_pixelcnn(space, name="pixelcnn", **hparams):
     return model, every
 
 
-def configuration_counts(samples, values):
-    """How often each configuration occurs, indexed as itertools.product enumerates them."""
-    flat = samples.reshape(len(samples), -1).astype(int)
-    index = flat @ (len(values) ** np.arange(flat.shape[1] - 1, -1, -1))
-    return np.bincount(index, minlength=len(values) ** flat.shape[1])
-
-
 @pytest.mark.parametrize("name", PIXEL_MODELS)
 @pytest.mark.parametrize("space", PIXEL_SPACES)
 def test_pixelcnn_probabilities_sum_to_one(name, space):
@@ -170,7 +164,7 @@ def test_pixelcnn_samples_match_its_probabilities(name, space):
         p = np.exp(model.log_prob(every).data.astype(float))
     n = 20_000
     samples = model.sample(n, np.random.default_rng(5))
-    assert_fits(configuration_counts(samples, PIXEL_SPACES[space][1]), n * p)
+    assert_samples_match(samples, p, levels=len(PIXEL_SPACES[space][1]))
 
 
 # ---------------------------------------------------------------- the Transformer
@@ -308,7 +302,7 @@ def test_conditional_samples_follow_their_class(name):
         p = np.exp(model.log_prob(every, np.full(64, 2)).data.astype(float))
     n = 20_000
     samples = model.sample(n, np.random.default_rng(6), y=2)
-    assert_fits(configuration_counts(samples, [0, 1]), n * p)
+    assert_samples_match(samples, p)
 
 
 def test_the_trainer_passes_labels_and_reports_accuracy():
@@ -419,7 +413,7 @@ def test_pixelcnn_with_a_logistic_mixture_output_normalises_and_samples_right(na
     assert p.sum() == pytest.approx(1.0, abs=1e-5)
     n = 20_000
     samples = model.sample(n, np.random.default_rng(4))
-    assert_fits(configuration_counts(samples, range(4)), n * p)
+    assert_samples_match(samples, p, levels=4)
     with pytest.raises(ValueError, match="logistic mixture models categorical"):
         models.create(name, data.DataInfo((1, 2, 2), "binary"), output="logistic_mixture")
 

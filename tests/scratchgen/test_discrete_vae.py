@@ -15,7 +15,7 @@ from scratchgen import data, models, train
 from scratchgen import distributions as D
 from scratchgen.estimators import gradient_variance
 from scratchgen.models.latent import bounds
-from scratchgen.testing import assert_binary_samples_match
+from scratchgen.testing import assert_samples_match
 
 TINY = data.DataInfo((1, 2, 2), "binary")
 SPACE = np.array(list(itertools.product([0, 1], repeat=4)), dtype=float).reshape(-1, 1, 2, 2)
@@ -78,7 +78,7 @@ def test_samples_follow_the_enumerated_marginal():
     model = tiny(1)
     p = np.exp(exact_log_marginal(model))
     samples = model.sample(20_000, np.random.default_rng(2))
-    assert_binary_samples_match(samples, p)
+    assert_samples_match(samples, p)
 
 
 def mean_gradient(model, replicates):

@@ -18,7 +18,7 @@ import autodiff as ad
 from scratchgen import data, models, train
 from scratchgen import distributions as D
 from scratchgen.models.latent import bounds
-from scratchgen.testing import assert_binary_samples_match
+from scratchgen.testing import assert_samples_match
 
 SE = 6
 
@@ -179,7 +179,7 @@ def test_vae_samples_follow_its_marginal():
     model = tiny_vae(2)
     p = np.exp(exact_log_marginal(model))
     samples = model.sample(20_000, np.random.default_rng(3))
-    assert_binary_samples_match(samples, p)
+    assert_samples_match(samples, p)
 
 
 def test_analytic_and_monte_carlo_kl_losses_have_one_expectation():

@@ -116,8 +116,12 @@ class VAE(LatentVariableModel):
     def prior(self) -> D.Distribution:
         return standard_normal(self.latent, self.dtype)
 
+    def _condition_or_own_half(self, x: Any, y: Any) -> Any:
+        """y, or for an inpainting model without one, x itself (its own observed half)."""
+        return x if self.inpainting and y is None else y
+
     def posterior(self, x: Tensor, y: Any = None) -> D.Distribution:
-        y = x if self.inpainting and y is None else y
+        y = self._condition_or_own_half(x, y)
         out = self.encoder(self.observation.scaled(x), self._condition(y, x.shape[0]))
         return gaussian_posterior(out, self.latent)
 
@@ -130,7 +134,7 @@ class VAE(LatentVariableModel):
 
     def _pieces(self, x: Any, y: Any):
         """As the base's, with an inpainting model's condition defaulting to x itself."""
-        return super()._pieces(x, x if self.inpainting and y is None else y)
+        return super()._pieces(x, self._condition_or_own_half(x, y))
 
     def sample(self, n: int, rng: np.random.Generator, y: Any = None,
                given: Any = None) -> np.ndarray:  # fmt: skip
@@ -209,7 +213,7 @@ class VAE(LatentVariableModel):
         """E[x | z = mu(x)]: decode each example's posterior mean."""
         with ad.no_grad():
             x = self.as_input(x)
-            y = x if self.inpainting and y is None else y
+            y = self._condition_or_own_half(x, y)
             mu = self.posterior(x, y).base.loc
             out = self.decoder(mu, self._condition(y, x.shape[0]))
             return self.observation.mean(out).reshape(x.shape)
