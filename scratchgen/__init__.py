@@ -5,6 +5,9 @@ Everything trains on ``autodiff`` (our reverse-mode engine) and ``kernels`` (our
 
 from typing import Any
 
+# first, so that its thread settings are in the environment before NumPy loads OpenBLAS
+import kernels  # noqa: F401
+
 __version__ = "0.1.0"
 
 
