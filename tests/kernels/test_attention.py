@@ -1,10 +1,12 @@
 """The tiled attention kernel against the full-matrix reference, forward and backward."""
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kernels import _blas_threads as blas_threads
 from kernels.attention import attention, attention_backward
 from kernels.attention_reference import attention_backward_reference, attention_reference
 
@@ -93,3 +95,26 @@ def test_argument_checks(shapes, mask, message):
         return
     with pytest.raises(ValueError, match=message):
         attention(q, k, v, mask=mask)
+
+
+def test_the_blas_thread_count_is_given_back():
+    control = blas_threads.blas_thread_control()
+    if control is None:  # nothing to give back: the fallback below covers this machine
+        return
+    _, get_threads = control
+    before = get_threads()
+    q = np.ones((1, 1, 4, 2), np.float32)
+    attention(q, q, q)
+    assert get_threads() == before
+
+
+def test_without_control_of_the_blas_the_loop_runs_on_one_thread(monkeypatch):
+    """A BLAS whose thread count cannot be set: same numbers, Numba's threads given back."""
+    monkeypatch.setattr(blas_threads, "blas_thread_control", lambda: None)
+    shape = dict(b=2, h=2, tq=9, tk=7, d=3, dv=2)
+    q, k, v, causal, mask, block, _ = build((shape, True, "keys", 4, np.float64), seed=0)
+    before = numba.get_num_threads()
+    out, lse = attention(q, k, v, causal, mask, block=block)
+    assert numba.get_num_threads() == before
+    out_ref, _ = attention_reference(q, k, v, causal, mask)
+    np.testing.assert_allclose(out, out_ref, rtol=1e-10, atol=1e-10)

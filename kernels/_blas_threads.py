@@ -1,0 +1,68 @@
+"""Matrix products inside Numba's parallel loops, one BLAS thread each.
+
+Numba's ``np.dot`` calls the BLAS that SciPy links (``scipy.linalg.cython_blas``), a library of
+its own beside NumPy's, with its own pool of threads. Called from both of Numba's threads at
+once, that pool oversubscribed the two cores: the attention forward on (8, 4, 512, 64), one
+head per loop iteration, took from 160 ms to 2.3 s instead of 43 ms. So while such a kernel
+runs, ``one_blas_thread_each()`` asks that BLAS for a single thread and afterwards gives its
+old count back. Where the library cannot be asked (a BLAS other than OpenBLAS), Numba's loop
+runs on one thread instead, and each product keeps all of the BLAS's threads.
+
+SciPy appears here only because Numba imports ``scipy.linalg.cython_blas`` itself to compile
+``np.dot``; nothing of SciPy is used but that library's thread count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import threading
+from collections.abc import Iterator
+
+import numba
+
+# OpenBLAS's names for them: SciPy's wheels prefix theirs, 64-bit-integer builds suffix theirs
+_NAMES = [(f"{prefix}openblas_set_num_threads{suffix}", f"{prefix}openblas_get_num_threads{suffix}")
+          for prefix in ("scipy_", "") for suffix in ("", "64_")]  # fmt: skip
+_LOCK = threading.Lock()  # two callers must not interleave their set and restore
+
+
+@functools.cache
+def blas_thread_control() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
+    """(set, get) of the thread count of the BLAS behind Numba's np.dot, if it is OpenBLAS."""
+    try:
+        import scipy.linalg.cython_blas as cython_blas
+
+        # symbols looked up through this handle resolve in the library cython_blas links
+        library = ctypes.CDLL(cython_blas.__file__)
+    except (ImportError, OSError):
+        return None
+    for set_name, get_name in _NAMES:
+        setter, getter = getattr(library, set_name, None), getattr(library, get_name, None)
+        if setter is not None and getter is not None:
+            setter.argtypes, setter.restype, getter.restype = [ctypes.c_int], None, ctypes.c_int
+            return setter, getter
+    return None
+
+
+@contextlib.contextmanager
+def one_blas_thread_each() -> Iterator[None]:
+    """Within: each of Numba's threads may call np.dot without oversubscribing the cores."""
+    control = blas_thread_control()
+    with _LOCK:
+        if control is None:
+            before = numba.get_num_threads()
+            numba.set_num_threads(1)
+            try:
+                yield
+            finally:
+                numba.set_num_threads(before)
+            return
+        set_threads, get_threads = control
+        before = get_threads()
+        set_threads(1)
+        try:
+            yield
+        finally:
+            set_threads(before)
