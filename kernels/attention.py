@@ -15,17 +15,17 @@ log-sum-exp, and accumulates, with D = rowsum(dO * O),
     dQ_i += scale dS K_j      dK_j += scale dS^T Q_i
 
 How it is organised, by measurement on two cores. One (batch, head) pair per iteration of a
-Numba ``prange``, so each thread works through whole heads with its tiles in its own cache,
-and the products are BLAS calls (Numba's ``np.dot``) made with one BLAS thread each (see
-``kernels._blas_threads``). The softmax runs row by row in the same loop, its exp in a loop the
-compiler vectorises (``kernels._fast_exp``). Tiles are 128 queries by 512 keys: on T = 512 a
-row's keys fit in one tile, so the rescaling of the online softmax happens only for longer
-keys (64 x 512, 256 x 512 and 128 x 256 tiles measured the same within the noise). Against the
-previous organisation (each tile's products batched over every head in one NumPy matmul, the
-softmax in NumPy ufuncs, which run on one thread) the forward went from 8.5-10 ms to 3.7-4.6
-ms on (32, 4, 128, 32) and from 46 ms to 18-21 ms on (8, 4, 512, 64). The price is compile
-time: both directions in float32 and float64 take about 20 s to compile cold. Memory is
-O(T d) plus a few tiles per thread.
+Numba ``prange``, so each thread works through whole heads with its tiles in its own cache.
+The products are BLAS calls (``kernels._gemm``, accumulating in place) made with one BLAS
+thread each (``kernels._blas_threads``); the softmax runs row by row in the same loop, its exp
+in a loop the compiler vectorises (``kernels._fast_exp``). Tiles are 128 queries by 512 keys:
+on T = 512 a row's keys fit in one tile, so the online softmax rescales only for longer keys
+(64 x 512, 256 x 512 and 128 x 256 tiles measured the same within the noise). The previous
+organisation batched each tile's products over every head in one NumPy matmul and ran the
+softmax in NumPy ufuncs, on one thread; against it the forward went from 8.5-10 ms to
+3.7-4.6 ms on (32, 4, 128, 32), and from 46 ms to 18-21 ms on (8, 4, 512, 64). The price is
+compile time: both directions, float32 and float64, take about 20 s to compile cold. Memory
+is O(T d) plus a few tiles per thread.
 
 Causal attention is aligned at the top left as PyTorch's ``is_causal`` (query i sees keys
 0..i); tiles entirely above the diagonal are skipped. A query with no allowed key gets output
@@ -42,6 +42,7 @@ from numba import njit, prange
 from kernels._attention_args import allowed_keys, check_attention
 from kernels._blas_threads import one_blas_thread_each
 from kernels._fast_exp import exp_shifted_sum
+from kernels._gemm import gemm
 
 __all__ = ["attention", "attention_backward", "allowed_keys"]
 
@@ -63,17 +64,11 @@ def _mask_scores(S, allowed, q0, k0, causal, masked):  # pragma: no cover (JIT)
 @njit(cache=True)
 def _scores(q_i, k_j, allowed, q0, k0, causal, masked):  # pragma: no cover (JIT)
     """S = Q_i K_j^T (q already scaled), masked entries -inf."""
-    S = np.dot(q_i, k_j.T)
+    S = np.empty((q_i.shape[0], k_j.shape[0]), dtype=q_i.dtype)
+    gemm(q_i.dtype.type(1), q_i, k_j, q_i.dtype.type(0), S, False, True)
     if masked or (causal and k0 + k_j.shape[0] - 1 > q0):  # a mask, or the causal diagonal
         _mask_scores(S, allowed, q0, k0, causal, masked)
     return S
-
-
-@njit(cache=True)
-def _add(target, values):  # pragma: no cover (JIT)
-    for i in range(target.shape[0]):
-        for j in range(target.shape[1]):
-            target[i, j] += values[i, j]
 
 
 @njit(cache=True)
@@ -81,7 +76,7 @@ def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
                   lse):  # fmt: skip  # pragma: no cover (JIT)
     """One (batch, head) pair: q (Tq, d) already scaled, k (Tk, d), v (Tk, dv)."""
     t_q, t_k = q.shape[0], k.shape[0]
-    zero = out.dtype.type(0)  # the shifts stay in the arrays' dtype: float32 stays float32
+    zero, one = out.dtype.type(0), out.dtype.type(1)  # float32 stays float32
     bits = np.empty(block_k, dtype=np.int32)
     for q0 in range(0, t_q, block_q):
         q1 = min(q0 + block_q, t_q)
@@ -100,7 +95,7 @@ def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
                 m[i] = m_new
                 for c in range(acc.shape[1]):
                     acc[i, c] *= rescale
-            _add(acc, np.dot(S, v[k0:k1]))
+            gemm(one, S, v[k0:k1], one, acc)  # acc += P V_j
         for i in range(q1 - q0):
             inverse = 1 / l[i] if l[i] > 0 else zero  # a row that saw no key: output 0
             for c in range(acc.shape[1]):
@@ -113,11 +108,12 @@ def _backward_head(q, k, v, out, lse, grad_out, allowed, causal, masked, block_q
                    grad_q, grad_k, grad_v):  # fmt: skip  # pragma: no cover (JIT)
     """One (batch, head) pair; the gradients arrive zeroed, grad_q still to be scaled."""
     t_q, t_k = q.shape[0], k.shape[0]
-    zero = out.dtype.type(0)
+    zero, one = out.dtype.type(0), out.dtype.type(1)
     bits = np.empty(block_k, dtype=np.int32)
-    D = np.empty(t_q, dtype=out.dtype)  # D_i = <dO_i, O_i>
+    D = np.zeros(t_q, dtype=out.dtype)  # D_i = <dO_i, O_i>
     for i in range(t_q):
-        D[i] = np.dot(grad_out[i], out[i])
+        for c in range(out.shape[1]):
+            D[i] += grad_out[i, c] * out[i, c]
     for k0 in range(0, t_k, block_k):
         k1 = min(k0 + block_k, t_k)
         for q0 in range(0, t_q, block_q):
@@ -132,13 +128,14 @@ def _backward_head(q, k, v, out, lse, grad_out, allowed, causal, masked, block_q
             for i in range(q1 - q0):  # rows with no allowed key are all -inf: P = 0
                 shift = lse[q0 + i]
                 exp_shifted_sum(P[i], shift if shift > -np.inf else zero, bits)
-            dS = np.dot(grad_o, v_j.T)  # dP, made dS in place
+            dS = np.empty_like(P)
+            gemm(one, grad_o, v_j, zero, dS, False, True)  # dP = dO_i V_j^T, made dS in place
             for i in range(q1 - q0):
                 for j in range(k_end - k0):
                     dS[i, j] = P[i, j] * (dS[i, j] - D[q0 + i])
-            _add(grad_v[k0:k_end], np.dot(P.T, grad_o))
-            _add(grad_q[q0:q1], np.dot(dS, k_j))
-            _add(grad_k[k0:k_end], np.dot(dS.T, q_i))
+            gemm(one, P, grad_o, one, grad_v[k0:k_end], True, False)  # dV_j += P^T dO_i
+            gemm(one, dS, k_j, one, grad_q[q0:q1])  # dQ_i += dS K_j
+            gemm(one, dS, q_i, one, grad_k[k0:k_end], True, False)  # dK_j += dS^T Q_i
 
 
 @njit(parallel=True, cache=True)
