@@ -14,8 +14,8 @@ log-sum-exp, and accumulates, with D = rowsum(dO * O),
     dV_j += P^T dO_i     dP = dO_i V_j^T     dS = P * (dP - D_i)
     dQ_i += scale dS K_j      dK_j += scale dS^T Q_i
 
-How it is organised, by measurement on two cores. One (batch, head) pair per iteration of a
-Numba ``prange``, so each thread works through whole heads with its tiles in its own cache.
+How it is organised, by measurement on two cores. Each thread works through whole (batch, head)
+pairs (``kernels._blas_threads.for_each_share``), with its tiles in its own cache.
 The products are BLAS calls (``kernels._gemm``, accumulating in place) made with one BLAS
 thread each (``kernels._blas_threads``); the softmax runs row by row in the same loop, its exp
 in a loop the compiler vectorises (``kernels._fast_exp``). Tiles are 128 queries by 512 keys:
@@ -37,10 +37,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from kernels._attention_args import allowed_keys, check_attention
-from kernels._blas_threads import one_blas_thread_each
+from kernels._blas_threads import for_each_share, one_blas_thread_each
 from kernels._fast_exp import exp_shifted_sum
 from kernels._gemm import gemm
 
@@ -138,20 +138,20 @@ def _backward_head(q, k, v, out, lse, grad_out, allowed, causal, masked, block_q
             gemm(one, dS, q_i, one, grad_k[k0:k_end], True, False)  # dK_j += dS^T Q_i
 
 
-@njit(parallel=True, cache=True)
-def _forward(q_scaled, k, v, allowed, causal, masked, block_q, block_k, out,
+@njit(nogil=True, cache=True)
+def _forward(start, stop, q_scaled, k, v, allowed, causal, masked, block_q, block_k, out,
              lse):  # fmt: skip  # pragma: no cover (JIT)
     heads = allowed.shape[1]
-    for bh in prange(q_scaled.shape[0]):
+    for bh in range(start, stop):
         _forward_head(q_scaled[bh], k[bh], v[bh], allowed[bh // heads, bh % heads], causal,
                       masked, block_q, block_k, out[bh], lse[bh])  # fmt: skip
 
 
-@njit(parallel=True, cache=True)
-def _backward(q_scaled, k, v, out, lse, grad_out, allowed, causal, masked, block_q, block_k,
-              grad_q, grad_k, grad_v):  # fmt: skip  # pragma: no cover (JIT)
+@njit(nogil=True, cache=True)
+def _backward(start, stop, q_scaled, k, v, out, lse, grad_out, allowed, causal, masked, block_q,
+              block_k, grad_q, grad_k, grad_v):  # fmt: skip  # pragma: no cover (JIT)
     heads = allowed.shape[1]
-    for bh in prange(q_scaled.shape[0]):
+    for bh in range(start, stop):
         _backward_head(q_scaled[bh], k[bh], v[bh], out[bh], lse[bh], grad_out[bh],
                        allowed[bh // heads, bh % heads], causal, masked, block_q, block_k,
                        grad_q[bh], grad_k[bh], grad_v[bh])  # fmt: skip
@@ -190,7 +190,7 @@ def attention(
     out = np.empty(args[0].shape[:2] + v.shape[3:], dtype=q.dtype)
     lse = np.empty(args[0].shape[:2], dtype=q.dtype)
     with one_blas_thread_each():
-        _forward(*args, out, lse)
+        for_each_share(_forward, out.shape[0], *args, out, lse)
     return out.reshape(q.shape[:3] + v.shape[3:]), lse.reshape(q.shape[:3])
 
 
@@ -203,8 +203,9 @@ def attention_backward(
     scale, args = _prepare(q, k, v, causal, mask, scale, block)
     q_scaled, k_heads, v_heads = args[:3]
     grad_q, grad_k, grad_v = (np.zeros_like(x) for x in args[:3])
+    lse_heads = np.ascontiguousarray(lse).reshape(q_scaled.shape[:2])
     with one_blas_thread_each():
-        _backward(q_scaled, k_heads, v_heads, _heads(out), np.ascontiguousarray(lse).reshape(
-            q_scaled.shape[:2]), _heads(grad_out), *args[3:], grad_q, grad_k, grad_v)  # fmt: skip
+        for_each_share(_backward, q_scaled.shape[0], q_scaled, k_heads, v_heads, _heads(out),
+                       lse_heads, _heads(grad_out), *args[3:], grad_q, grad_k, grad_v)  # fmt: skip
     grad_q *= scale
     return grad_q.reshape(q.shape), grad_k.reshape(k.shape), grad_v.reshape(v.shape)

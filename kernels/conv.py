@@ -28,9 +28,11 @@ keep the first one.
 Why im2col at all: BLAS multiplies at 130-250 GFLOP/s on this 2-core machine, far beyond any
 loop nest we can write in Numba without SIMD intrinsics, and putting several samples into one
 GEMM keeps it large even for 8x8 images. The batch is processed in chunks (see CHUNK_ELEMENTS)
-so that a chunk's columns are still in cache when the product reads them. The loops run over
-independent units with ``prange`` (im2col: one row (c, i, j) per iteration; col2im: one sample
-per iteration, so that no two threads ever add into the same pixel).
+so that a chunk's columns are still in cache when the product reads them. The loops are split
+over threads by ``kernels._blas_threads.for_each_share`` in independent units (im2col: rows
+(c, i, j); col2im: samples, so that no two threads ever add into the same pixel). As
+``prange`` loops the three took 3.2 s to compile per dtype, as plain ``nogil`` loops 0.9 s, and
+ran as fast within this machine's noise.
 
 Keeping the columns. When the whole batch fits in one chunk (small images: PixelCNN's 8x8
 digits, 64 at a time), ``conv2d_keeping_columns`` returns the forward's columns matrix, and
@@ -46,16 +48,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
+from kernels._blas_threads import for_each_share
 from kernels._shapes import ConvGeometry, check_float, geometry, transpose_geometry
 
 
-@njit(parallel=True, cache=True)
-def _im2col(x, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):  # pragma: no cover (JIT)
+@njit(nogil=True, cache=True)
+def _im2col(start, stop, x, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):  # pragma: no cover
+    """Rows start..stop of the columns matrix: one (c, i, j) each."""
     n_img, c_in, h, w = x.shape
     per_image = ho * wo
-    for r in prange(c_in * kh * kw):
+    for r in range(start, stop):
         c = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
@@ -72,14 +76,16 @@ def _im2col(x, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):  # pragma: no cove
                     cols[r, base + q] = x[n, c, row, col] if 0 <= col < w else 0
 
 
-@njit(parallel=True, cache=True)
-def _col2im_rows(dcols, n0, c0, kh, kw, sh, sw, dh, dw, ho, wo, grad_rows):  # pragma: no cover
+@njit(nogil=True, cache=True)
+def _col2im_rows(start, stop, dcols, n0, c0, kh, kw, sh, sw, dh, dw, ho, wo,
+                 grad_rows):  # fmt: skip  # pragma: no cover (JIT)
     """grad_rows[n, p sh + i dh, q sw + j dw, c0 + c] += dcols[((n - n0) Ho + p) Wo + q,
-    (i kw + j) Cg + c], for the samples of this chunk and the Cg channels of one group."""
+    (i kw + j) Cg + c], for the chunk's samples n0 + start .. n0 + stop and the Cg channels of
+    one group."""
     cg = dcols.shape[1] // (kh * kw)
     one_run = dw == 1 and cg == grad_rows.shape[3]  # a kernel row's taps: kw Cg adjacent numbers
     flat = grad_rows.reshape(grad_rows.shape[0], grad_rows.shape[1], -1)  # (N, Hp, Wp C)
-    for local in prange(dcols.shape[0] // (ho * wo)):
+    for local in range(start, stop):
         n = n0 + local
         for p in range(ho):
             for q in range(wo):
@@ -98,11 +104,12 @@ def _col2im_rows(dcols, n0, c0, kh, kw, sh, sw, dh, dw, ho, wo, grad_rows):  # p
                             grad_rows[n, r, col, c0 + c] += dcols[row, base + c]
 
 
-@njit(parallel=True, cache=True)
-def _crop_rows(grad_rows, pt, pl, out):  # pragma: no cover (JIT)
-    """out[n, c, row, col] = grad_rows[n, row + pt, col + pl, c]: back to NCHW, padding cut."""
-    n_img, c_in, h, w = out.shape
-    for n in prange(n_img):
+@njit(nogil=True, cache=True)
+def _crop_rows(start, stop, grad_rows, pt, pl, out):  # pragma: no cover (JIT)
+    """out[n, c, row, col] = grad_rows[n, row + pt, col + pl, c] for samples start..stop: back
+    to NCHW, padding cut."""
+    _, c_in, h, w = out.shape
+    for n in range(start, stop):
         for c in range(c_in):
             for row in range(h):
                 for col in range(w):
@@ -138,7 +145,8 @@ def _columns(x: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
         pixels = x.reshape(x.shape[0], g.c_in, -1).transpose(1, 0, 2)
         cols.reshape(g.c_in, x.shape[0], -1)[...] = pixels
         return cols
-    _im2col(x, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw, g.ho, g.wo, cols)
+    for_each_share(_im2col, cols.shape[0], x, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw,
+                   g.ho, g.wo, cols)  # fmt: skip
     return cols
 
 
@@ -197,10 +205,10 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
         grad_cols = buffer[: (b - a) * per_sample]  # (n Ho Wo, kh kw Cg)
         for k in range(g.groups):
             np.matmul(grad_matrix[k].T, w_taps[k].T, out=grad_cols)
-            _col2im_rows(grad_cols, a, k * cg, g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo,
-                         grad_rows)  # fmt: skip
+            for_each_share(_col2im_rows, b - a, grad_cols, a, k * cg, g.kh, g.kw, g.sh, g.sw,
+                           g.dh, g.dw, g.ho, g.wo, grad_rows)  # fmt: skip
     grad_x = np.empty((g.n, g.c_in, g.h, g.w), dtype=grad_out.dtype)
-    _crop_rows(grad_rows, g.pt, g.pl, grad_x)
+    for_each_share(_crop_rows, g.n, grad_rows, g.pt, g.pl, grad_x)
     return grad_x
 
 
