@@ -4,33 +4,28 @@ Nothing here knows about autodiff; ``scratchgen.nn.functional`` binds these kern
 engine as differentiable primitives. Each kernel has a plain NumPy reference beside it
 (``*_reference``), the definition the tests hold it to.
 
-Importing the package tunes three process-wide settings that the kernels' speed depends on (all
-measured on a 2-core machine, all skipped when the user has set the variables themselves):
+Importing the package tunes two process-wide settings that the kernels' speed depends on (both
+measured on a 2-core machine, both skipped when the user has set the variables themselves):
 """
 
 import ctypes
 import os
 import sys
 
-# 1. Numba's OpenMP workers spin for a while after each parallel loop; on two cores that
-#    spinning steals the CPU from the BLAS threads of the matrix product that follows (a conv2d
-#    forward on (128, 32, 8, 8) took 7.96 ms with spinning workers, 2.39 ms with passive ones).
-#    It must be set before the OpenMP runtime starts.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-# 2. OpenBLAS's workers do the same after every matrix product, for 2^28 clock cycles (about
-#    0.1 s), so each Numba loop between two products (im2col, col2im) ran on a shared core:
-#    conv2d forward + backward on (32, 64, 28, 28), k=3, took 83-125 ms, and 51-60 ms once the
-#    workers go to sleep at once (2^8 cycles); an MLP's training step, products and NumPy
-#    only, moved by less than the noise (5.1-5.6 ms against 5.5-5.9). OpenBLAS reads this when
-#    it loads, that is when NumPy is first imported: ``import scratchgen`` and ``import
-#    kernels`` set it in time, an ``import numpy`` before them does not.
+# 1. OpenBLAS's workers spin after every matrix product, for 2^28 clock cycles (about 0.1 s),
+#    and on two cores that spinning took the CPU from each Numba loop between two products
+#    (im2col, col2im): conv2d forward + backward on (32, 64, 28, 28), k=3, took 83-125 ms,
+#    and 51-60 ms once the workers go to sleep at once (2^8 cycles); an MLP's training step,
+#    products and NumPy only, moved by less than the noise (5.1-5.6 ms against 5.5-5.9).
+#    OpenBLAS reads this when it loads, that is when NumPy is first imported: ``import
+#    scratchgen`` and ``import kernels`` set it in time, an ``import numpy`` before them does
+#    not.
 if "numpy" not in sys.modules:
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "8")
 
 
 def _keep_freed_memory() -> None:
-    """3. glibc gives large freed blocks back to the system, so the next array of that size
+    """2. glibc gives large freed blocks back to the system, so the next array of that size
     page-faults on every first write: the attention backward on (32, 4, 128, 32) spent 33 ms
     instead of 7.6 ms doing so. Keeping freed memory for reuse, as PyTorch's caching allocator
     does, removes that cost; the price is that the process keeps its peak heap."""

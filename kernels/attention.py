@@ -15,16 +15,16 @@ log-sum-exp, and accumulates, with D = rowsum(dO * O),
     dQ_i += scale dS K_j      dK_j += scale dS^T Q_i
 
 How it is organised, by measurement on two cores. Each thread works through whole (batch, head)
-pairs (``kernels._blas_threads.for_each_share``), with its tiles in its own cache.
+pairs (``kernels._threads.for_each_share``), with its tiles in its own cache.
 The products are BLAS calls (``kernels._gemm``, accumulating in place) made with one BLAS
-thread each (``kernels._blas_threads``); the softmax runs row by row in the same loop, its exp
+thread each (``kernels._threads``); the softmax runs row by row in the same loop, its exp
 in a loop the compiler vectorises (``kernels._fast_exp``). Tiles are 128 queries by 512 keys:
 on T = 512 a row's keys fit in one tile, so the online softmax rescales only for longer keys
 (64 x 512, 256 x 512 and 128 x 256 tiles measured the same within the noise). The previous
 organisation batched each tile's products over every head in one NumPy matmul and ran the
 softmax in NumPy ufuncs, on one thread; against it the forward went from 8.5-10 ms to
 3.7-4.6 ms on (32, 4, 128, 32), and from 46 ms to 18-21 ms on (8, 4, 512, 64). The price is
-compile time: both directions, float32 and float64, take about 20 s to compile cold. Memory
+compile time: both directions, float32 and float64, take 11.5 s to compile cold. Memory
 is O(T d) plus a few tiles per thread.
 
 Causal attention is aligned at the top left as PyTorch's ``is_causal`` (query i sees keys
@@ -40,9 +40,9 @@ import numpy as np
 from numba import njit
 
 from kernels._attention_args import allowed_keys, check_attention
-from kernels._blas_threads import for_each_share, one_blas_thread_each
 from kernels._fast_exp import exp_shifted_sum
 from kernels._gemm import gemm
+from kernels._threads import for_each_share, one_blas_thread_each
 
 __all__ = ["attention", "attention_backward", "allowed_keys"]
 
@@ -97,7 +97,7 @@ def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
                     acc[i, c] *= rescale
             gemm(one, S, v[k0:k1], one, acc)  # acc += P V_j
         for i in range(q1 - q0):
-            inverse = 1 / l[i] if l[i] > 0 else zero  # a row that saw no key: output 0
+            inverse = one / l[i] if l[i] > 0 else zero  # a row that saw no key: output 0
             for c in range(acc.shape[1]):
                 out[q0 + i, c] = acc[i, c] * inverse
             lse[q0 + i] = m[i] + np.log(l[i]) if l[i] > 0 else -np.inf

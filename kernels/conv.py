@@ -29,7 +29,7 @@ Why im2col at all: BLAS multiplies at 130-250 GFLOP/s on this 2-core machine, fa
 loop nest we can write in Numba without SIMD intrinsics, and putting several samples into one
 GEMM keeps it large even for 8x8 images. The batch is processed in chunks (see CHUNK_ELEMENTS)
 so that a chunk's columns are still in cache when the product reads them. The loops are split
-over threads by ``kernels._blas_threads.for_each_share`` in independent units (im2col: rows
+over threads by ``kernels._threads.for_each_share`` in independent units (im2col: rows
 (c, i, j); col2im: samples, so that no two threads ever add into the same pixel). As
 ``prange`` loops the three took 3.2 s to compile per dtype, as plain ``nogil`` loops 0.9 s, and
 ran as fast within this machine's noise.
@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from kernels._blas_threads import for_each_share
 from kernels._shapes import ConvGeometry, check_float, geometry, transpose_geometry
+from kernels._threads import for_each_share
 
 
 @njit(nogil=True, cache=True)

@@ -12,14 +12,16 @@ in a per-thread buffer) and back, accumulating
     delta_i = G_i V_i h_i (1 - h_i),   dW[:, j] += x_j sum_{i>j} delta_i,   dc += delta_i,
 
 so nothing of size n D H is ever stored. The batch is split into one block of examples per
-thread (``prange``), each with its own gradient accumulators, summed at the end: no two
-threads write the same number.
+thread (``kernels._threads.for_each_share``), each with its own gradient accumulators, summed
+at the end: no two threads write the same number.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import get_num_threads, njit
+
+from kernels._threads import for_each_share
 
 
 @njit(cache=True)
@@ -77,18 +79,16 @@ def _backward_block(x, Wt, c, V, G, dx, dWt, dc, dV, db):  # pragma: no cover (J
             dc[k] += later[k]  # sum over every i of delta_i
 
 
-# The loop bodies are functions of their own: inside a prange, every array expression (a copy,
-# a row assignment) becomes a parallel loop of its own, and the backward took 4.5 s to compile.
-@njit(parallel=True, cache=True)
-def _forward(x, Wt, c, V, b, logits):  # pragma: no cover (JIT)
-    for s in prange(x.shape[0]):
+@njit(nogil=True, cache=True)
+def _forward(start, stop, x, Wt, c, V, b, logits):  # pragma: no cover (JIT)
+    for s in range(start, stop):
         _forward_example(x[s], Wt, c, V, b, logits[s])
 
 
-@njit(parallel=True, cache=True)
-def _backward(x, Wt, c, V, G, blocks, dx, dWt, dc, dV, db):  # pragma: no cover (JIT)
-    """Per block t of examples: dWt[t], dc[t], dV[t], db[t] accumulate that block's share."""
-    for t in prange(len(blocks) - 1):
+@njit(nogil=True, cache=True)
+def _backward(start, stop, x, Wt, c, V, G, blocks, dx, dWt, dc, dV, db):  # pragma: no cover
+    """Blocks start..stop of examples: dWt[t], dc[t], dV[t], db[t] accumulate block t's share."""
+    for t in range(start, stop):
         rows = slice(blocks[t], blocks[t + 1])
         _backward_block(x[rows], Wt, c, V, G[rows], dx[rows], dWt[t], dc[t], dV[t], db[t])
 
@@ -114,8 +114,8 @@ def nade_logits(x: np.ndarray, W: np.ndarray, c: np.ndarray, V: np.ndarray,
     """(n, D) logits of p(x_i = 1 | x_<i) for every example and dimension."""
     _check(x, W, c, V, b)
     logits = np.empty(x.shape, dtype=x.dtype)
-    _forward(np.ascontiguousarray(x), np.ascontiguousarray(W.T), c, np.ascontiguousarray(V),
-             b, logits)  # fmt: skip
+    for_each_share(_forward, x.shape[0], np.ascontiguousarray(x), np.ascontiguousarray(W.T), c,
+                   np.ascontiguousarray(V), b, logits)  # fmt: skip
     return logits
 
 
@@ -132,6 +132,7 @@ def nade_logits_grad(x: np.ndarray, W: np.ndarray, c: np.ndarray, V: np.ndarray,
     dx = np.empty((n, D), dtype)
     dWt, dV = np.zeros((threads, D, H), dtype), np.zeros((threads, D, H), dtype)
     dc, db = np.zeros((threads, H), dtype), np.zeros((threads, D), dtype)
-    _backward(np.ascontiguousarray(x), np.ascontiguousarray(W.T), c, np.ascontiguousarray(V),
-              np.ascontiguousarray(G), blocks, dx, dWt, dc, dV, db)  # fmt: skip
+    for_each_share(_backward, threads, np.ascontiguousarray(x), np.ascontiguousarray(W.T), c,
+                   np.ascontiguousarray(V), np.ascontiguousarray(G), blocks, dx, dWt, dc, dV,
+                   db)  # fmt: skip
     return dx, dWt.sum(axis=0).T.copy(), dc.sum(axis=0), dV.sum(axis=0), db.sum(axis=0)

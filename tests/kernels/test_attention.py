@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels import _blas_threads as blas_threads
+from kernels import _threads
 from kernels.attention import attention, attention_backward
 from kernels.attention_reference import attention_backward_reference, attention_reference
 
@@ -98,7 +98,7 @@ def test_argument_checks(shapes, mask, message):
 
 
 def test_the_blas_thread_count_is_given_back():
-    control = blas_threads.blas_thread_control()
+    control = _threads.blas_thread_control()
     if control is None:  # nothing to give back: the fallback below covers this machine
         return
     _, get_threads = control
@@ -110,7 +110,7 @@ def test_the_blas_thread_count_is_given_back():
 
 def test_without_control_of_the_blas_the_loop_runs_on_one_thread(monkeypatch):
     """A BLAS whose thread count cannot be set: same numbers, Numba's threads given back."""
-    monkeypatch.setattr(blas_threads, "blas_thread_control", lambda: None)
+    monkeypatch.setattr(_threads, "blas_thread_control", lambda: None)
     shape = dict(b=2, h=2, tq=9, tk=7, d=3, dv=2)
     q, k, v, causal, mask, block, _ = build((shape, True, "keys", 4, np.float64), seed=0)
     before = numba.get_num_threads()

@@ -7,7 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 from kernels._fast_exp import exp_shifted_sum
 
-FLOAT32_IN_RANGE = st.floats(-87.0, 80.0, width=32)  # 300 of e^80 still sum below float32's max
+FLOAT32_IN_RANGE = st.floats(-87.0, 70.0, width=32)  # with |shift| <= 10: 300 e^80 < float32 max
 
 
 @given(x=hnp.arrays(np.float32, st.integers(1, 300), elements=FLOAT32_IN_RANGE),

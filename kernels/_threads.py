@@ -1,17 +1,19 @@
-"""Matrix products inside parallel Numba loops, one BLAS thread each.
+"""Running kernels on both cores: our loops' threads, and the BLAS's inside them.
 
-Numba's ``np.dot`` calls the BLAS that SciPy links (``scipy.linalg.cython_blas``), a library of
-its own beside NumPy's, with its own pool of threads. Called from both of Numba's threads at
-once, that pool oversubscribed the two cores: the attention forward on (8, 4, 512, 64), one
-head per loop iteration, took from 160 ms to 2.3 s instead of 43 ms. So while such a kernel
-runs, ``one_blas_thread_each()`` asks that BLAS for a single thread and afterwards gives its
-old count back. Where the library cannot be asked (a BLAS other than OpenBLAS), Numba's loop
-runs on one thread instead, and each product keeps all of the BLAS's threads.
+``for_each_share(kernel, count, ...)`` splits range(count) into equal shares, one per Numba
+thread, and calls a ``nogil`` kernel on each share from a thread of its own. A ``prange`` did
+the same as fast, but Numba compiles every prange into a parallel function of its own and
+compiles the loop body's callees into it again: 1.8-2.3 s per attention kernel and dtype, 0.7-1.5
+s for each of the convolution's loops, against 0.2-0.6 s for the plain loops.
 
-``for_each_share`` runs such a loop: a ``nogil`` kernel called on equal shares of its range, one
-per Numba thread, from Python threads. A ``prange`` did the same as fast, but each one took 1.8
-to 2.3 s to compile (Numba builds a parallel function around the loop body, and compiles the
-body's callees into it again), against 0.6 s for the plain loop.
+``one_blas_thread_each()``, for kernels that multiply matrices inside such a loop. The products
+(``kernels._gemm``, or Numba's ``np.dot``) call the BLAS that SciPy links
+(``scipy.linalg.cython_blas``), a library of its own beside NumPy's, with its own pool of
+threads. Called from both of our threads at once, that pool oversubscribed the two cores: the
+attention forward on (8, 4, 512, 64) took from 160 ms to 2.3 s instead of 43 ms. So while such
+a kernel runs, that BLAS is asked for a single thread, and its old count is given back after.
+Where the library cannot be asked (a BLAS other than OpenBLAS), the loop runs on one thread
+instead, and each product keeps all of the BLAS's threads.
 
 SciPy appears here only because Numba imports ``scipy.linalg.cython_blas`` itself to compile
 ``np.dot``; nothing of SciPy is used but that library's thread count.
@@ -54,7 +56,7 @@ def blas_thread_control() -> tuple[ctypes._CFuncPtr, ctypes._CFuncPtr] | None:
 
 @contextlib.contextmanager
 def one_blas_thread_each() -> Iterator[None]:
-    """Within: each of Numba's threads may call np.dot without oversubscribing the cores."""
+    """Within: each of our threads may multiply matrices without oversubscribing the cores."""
     control = blas_thread_control()
     with _LOCK:
         if control is None:
