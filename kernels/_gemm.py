@@ -3,11 +3,10 @@
 Numba's ``np.dot`` multiplies too, but it allocates its result, so accumulating (dK += dS^T Q)
 costs a temporary and a pass over it, and each call site compiles to a large block of code (a
 function with three ``np.dot`` calls took 4.7 s to compile, the same with three calls of
-``gemm`` 2.0 s). The BLAS is the one ``np.dot``
-uses, SciPy's (``scipy.linalg.cython_blas``, imported by Numba for ``np.dot`` itself), reached
-through its Fortran interface: every argument by pointer. Its address is registered with LLVM
-under a name of our own, so that the compiled code can be cached and found again in a later
-process.
+``gemm`` 2.0 s). The BLAS is the one ``np.dot`` uses, SciPy's (``scipy.linalg.cython_blas``,
+which Numba imports for ``np.dot`` itself), reached through its Fortran interface: every
+argument by pointer. Its address is registered with LLVM under a name of our own, so that the
+compiled code can be cached and found again in a later process.
 
 Arrays are row-major with a unit stride along their rows: any block of rows of a C-contiguous
 2-D array qualifies, and its row stride is the leading dimension. A row-major C = op(A) op(B)

@@ -3,8 +3,8 @@
 ``for_each_share(kernel, count, ...)`` splits range(count) into equal shares, one per Numba
 thread, and calls a ``nogil`` kernel on each share from a thread of its own. A ``prange`` did
 the same as fast, but Numba compiles every prange into a parallel function of its own and
-compiles the loop body's callees into it again: 1.8-2.3 s per attention kernel and dtype, 0.7-1.5
-s for each of the convolution's loops, against 0.2-0.6 s for the plain loops.
+compiles the loop body's callees into it again: 1.8-2.3 s per attention kernel and dtype, and
+0.7-1.5 s for each of the convolution's loops, against 0.2-0.6 s for the plain loops.
 
 ``one_blas_thread_each()``, for kernels that multiply matrices inside such a loop. The products
 (``kernels._gemm``, or Numba's ``np.dot``) call the BLAS that SciPy links
@@ -59,16 +59,11 @@ def one_blas_thread_each() -> Iterator[None]:
     """Within: each of our threads may multiply matrices without oversubscribing the cores."""
     control = blas_thread_control()
     with _LOCK:
-        if control is None:
-            before = numba.get_num_threads()
-            numba.set_num_threads(1)
-            try:
-                yield
-            finally:
-                numba.set_num_threads(before)
-            return
-        set_threads, get_threads = control
-        before = get_threads()
+        if control is None:  # then our loops run on one thread, and each product on all
+            set_threads, before = numba.set_num_threads, numba.get_num_threads()
+        else:
+            set_threads, get_threads = control
+            before = get_threads()
         set_threads(1)
         try:
             yield
