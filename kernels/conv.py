@@ -55,25 +55,16 @@ from kernels._threads import for_each_share
 
 
 @njit(nogil=True, cache=True)
-def _im2col(start, stop, x, kh, kw, sh, sw, pt, pl, dh, dw, ho, wo, cols):  # pragma: no cover
-    """Rows start..stop of the columns matrix: one (c, i, j) each."""
-    n_img, c_in, h, w = x.shape
-    per_image = ho * wo
+def _im2col(start, stop, planes, index, cols):  # pragma: no cover (JIT)
+    """Rows start..stop of the columns matrix, one (c, i, j) each:
+    cols[(c, i, j), (n, p, q)] = planes[n, c, index[i kw + j, p Wo + q]]."""
+    taps, per_image = index.shape
     for r in range(start, stop):
-        c = r // (kh * kw)
-        i = (r // kw) % kh
-        j = r % kw
-        for n in range(n_img):
-            for p in range(ho):
-                row = p * sh + i * dh - pt
-                base = n * per_image + p * wo
-                if row < 0 or row >= h:
-                    for q in range(wo):
-                        cols[r, base + q] = 0
-                    continue
-                for q in range(wo):
-                    col = q * sw + j * dw - pl
-                    cols[r, base + q] = x[n, c, row, col] if 0 <= col < w else 0
+        c, tap = r // taps, r % taps
+        for n in range(planes.shape[0]):
+            plane, base = planes[n, c], n * per_image
+            for e in range(per_image):
+                cols[r, base + e] = plane[index[tap, e]]
 
 
 @njit(nogil=True, cache=True)
@@ -136,23 +127,49 @@ def _pointwise(g: ConvGeometry) -> bool:
     return (g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr) == (1, 1, 1, 1, 0, 0, 0, 0)
 
 
-def _columns(x: np.ndarray, g: ConvGeometry, out: np.ndarray) -> np.ndarray:
-    """im2col of the samples in x into ``out`` (a buffer reused across chunks)."""
-    cols = out[:, : x.shape[0] * g.ho * g.wo]
-    if _pointwise(g):
-        # a 1x1 kernel's columns are the pixels themselves: one transpose (0.02 ms against
-        # im2col's 0.15 ms on (64, 32, 8, 8))
-        pixels = x.reshape(x.shape[0], g.c_in, -1).transpose(1, 0, 2)
-        cols.reshape(g.c_in, x.shape[0], -1)[...] = pixels
+class _Im2col:
+    """The columns of a batch, chunk by chunk: ``im2col(a, b, out)`` fills ``out`` (a buffer
+    reused across chunks) with those of samples a..b and returns them.
+
+    Every tap reads a padded copy of the chunk through a table of offsets into each (sample,
+    channel) plane: index[i kw + j, p Wo + q] = (p s + i d) Wp + q s + j d. The gather has no
+    bounds test, and against the loop that tested each number it took 0.7-1.2 ms instead of
+    0.9-2.2 on 2 million numbers (shapes (a)-(d), padding included).
+    """
+
+    def __init__(self, x: np.ndarray, g: ConvGeometry) -> None:
+        self.x, self.g = x, g
+        if _pointwise(g):
+            return
+        height, width = g.h + g.pt + g.pb, g.w + g.pl + g.pr
+        self.padded = np.zeros((_largest_chunk(g), g.c_in, height, width), x.dtype)  # borders: 0
+        i, j, p, q = np.ix_(np.arange(g.kh), np.arange(g.kw), np.arange(g.ho), np.arange(g.wo))
+        offsets = (p * g.sh + i * g.dh) * width + q * g.sw + j * g.dw
+        self.index = offsets.reshape(g.kh * g.kw, g.ho * g.wo)
+
+    def __call__(self, a: int, b: int, out: np.ndarray) -> np.ndarray:
+        g = self.g
+        cols = out[:, : (b - a) * g.ho * g.wo]
+        if _pointwise(g):
+            # a 1x1 kernel's columns are the pixels themselves: one transpose (0.02 ms against
+            # im2col's 0.15 ms on (64, 32, 8, 8))
+            pixels = self.x[a:b].reshape(b - a, g.c_in, -1).transpose(1, 0, 2)
+            cols.reshape(g.c_in, b - a, -1)[...] = pixels
+            return cols
+        # padded chunk by chunk, so that a chunk's copy is still in cache when the gather reads it
+        padded = self.padded[: b - a]
+        padded[:, :, g.pt : g.pt + g.h, g.pl : g.pl + g.w] = self.x[a:b]
+        planes = padded.reshape(b - a, g.c_in, -1)
+        for_each_share(_im2col, cols.shape[0], planes, self.index, cols)
         return cols
-    for_each_share(_im2col, cols.shape[0], x, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.dh, g.dw,
-                   g.ho, g.wo, cols)  # fmt: skip
-    return cols
+
+
+def _largest_chunk(g: ConvGeometry) -> int:
+    return max(b - a for a, b in _chunks(g))
 
 
 def _buffer(g: ConvGeometry, dtype: np.dtype) -> np.ndarray:
-    largest = max(b - a for a, b in _chunks(g))
-    return np.empty((g.c_in * g.kh * g.kw, largest * g.ho * g.wo), dtype=dtype)
+    return np.empty((g.c_in * g.kh * g.kw, _largest_chunk(g) * g.ho * g.wo), dtype=dtype)
 
 
 def _grouped(matrix: np.ndarray, groups: int) -> np.ndarray:
@@ -179,9 +196,9 @@ def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
     w_matrix = w.reshape(g.groups, g.c_out // g.groups, -1)  # (G, O/G, C/G k k)
     out = np.empty((g.n, g.c_out, g.ho, g.wo), dtype=x.dtype)
     chunks = list(_chunks(g))
-    buffer = _buffer(g, x.dtype)
+    im2col, buffer = _Im2col(x, g), _buffer(g, x.dtype)
     for a, b in chunks:
-        cols = _grouped(_columns(x[a:b], g, buffer), g.groups)  # (G, C/G k k, n Ho Wo)
+        cols = _grouped(im2col(a, b, buffer), g.groups)  # (G, C/G k k, n Ho Wo)
         _from_matrix(np.matmul(w_matrix, cols).reshape(g.c_out, -1), out[a:b])
     return out, (buffer if keep and len(chunks) == 1 else None)
 
@@ -198,8 +215,7 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
     w_taps = w.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
     w_taps = np.ascontiguousarray(w_taps).reshape(g.groups, -1, og)
     grad_rows = np.zeros((g.n, g.h + g.pt + g.pb, g.w + g.pl + g.pr, g.c_in), grad_out.dtype)
-    largest = max(b - a for a, b in _chunks(g))
-    buffer = np.empty((largest * per_sample, g.kh * g.kw * cg), grad_out.dtype)
+    buffer = np.empty((_largest_chunk(g) * per_sample, g.kh * g.kw * cg), grad_out.dtype)
     for a, b in _chunks(g):
         grad_matrix = _grouped(_as_matrix(grad_out[a:b]), g.groups)  # (G, Og, n Ho Wo)
         grad_cols = buffer[: (b - a) * per_sample]  # (n Ho Wo, kh kw Cg)
@@ -217,9 +233,9 @@ def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
     x = np.ascontiguousarray(x)
     grad_w = np.zeros((g.groups, g.c_out // g.groups, g.c_in // g.groups * g.kh * g.kw), x.dtype)
     kept = columns is not None  # then they are the whole batch's, from the forward
-    buffer = None if kept else _buffer(g, x.dtype)
+    im2col, buffer = (None, None) if kept else (_Im2col(x, g), _buffer(g, x.dtype))
     for a, b in [(0, g.n)] if kept else _chunks(g):
-        cols = _grouped(columns if kept else _columns(x[a:b], g, buffer), g.groups)
+        cols = _grouped(columns if kept else im2col(a, b, buffer), g.groups)
         grad_matrix = _grouped(_as_matrix(grad_out[a:b]), g.groups)
         grad_w += np.matmul(grad_matrix, cols.transpose(0, 2, 1))  # (G, O/G, C/G k k)
     return grad_w.reshape(g.c_out, g.c_in // g.groups, g.kh, g.kw)
