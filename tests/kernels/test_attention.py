@@ -97,15 +97,18 @@ def test_argument_checks(shapes, mask, message):
         attention(q, k, v, mask=mask)
 
 
-def test_the_blas_thread_count_is_given_back():
-    control = _threads.blas_thread_control()
-    if control is None:  # nothing to give back: the fallback below covers this machine
-        return
-    _, get_threads = control
-    before = get_threads()
+def test_the_blas_is_set_to_one_thread_during_the_call_and_given_its_count_back(monkeypatch):
+    count, calls = [3], []
+
+    def set_threads(n):
+        calls.append(n)
+        count[0] = n
+
+    monkeypatch.setattr(_threads, "blas_thread_control", lambda: (set_threads, lambda: count[0]))
     q = np.ones((1, 1, 4, 2), np.float32)
-    attention(q, q, q)
-    assert get_threads() == before
+    out, lse = attention(q, q, q)
+    attention_backward(q, q, q, out, lse, out)
+    assert calls == [1, 3, 1, 3] and count[0] == 3
 
 
 def test_without_control_of_the_blas_the_loop_runs_on_one_thread(monkeypatch):
