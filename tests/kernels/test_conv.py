@@ -178,3 +178,44 @@ def test_mixed_dtypes_are_refused():
     x, w = arrays(0, np.float32, (1, 1, 4, 4), (1, 1, 3, 3))
     with pytest.raises(TypeError, match="one dtype"):
         fast.conv2d(x, w.astype(np.float64))
+
+
+@st.composite
+def winograd_geometries(draw):
+    """3x3 at stride 1, one group, any padding up to 2 on each side, odd and even sizes."""
+    pads = tuple(draw(st.integers(0, 2)) for _ in range(4))  # (top, bottom, left, right)
+    h = draw(st.integers(max(1, 3 - pads[0] - pads[1]), 9))
+    w = draw(st.integers(max(1, 3 - pads[2] - pads[3]), 9))
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return (n, c_in, h, w), (c_out, c_in, 3, 3), pads
+
+
+@given(geo=winograd_geometries(), dtype=dtypes, seed=seeds, chunk=st.sampled_from([1, 1 << 21]))
+def test_the_winograd_path_matches_the_reference(geo, dtype, seed, chunk):
+    """Forced on every image size (it serves large ones), in chunks of one sample or all."""
+    x_shape, w_shape, pads = geo
+    x, w = arrays(seed, dtype, x_shape, w_shape)
+    calls = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fast, "WINOGRAD_PIXELS", 0)
+        patch.setattr(fast, "CHUNK_ELEMENTS", chunk)
+        conv3x3 = fast.winograd.conv3x3
+        patch.setattr(fast.winograd, "conv3x3", lambda *a: calls.append(1) or conv3x3(*a))
+        out = fast.conv2d(x, w, 1, pads)
+        (grad_out,) = arrays(seed + 1, dtype, out.shape)
+        grad_x = fast.conv2d_input_grad(grad_out, w, x.shape, 1, pads)
+    assert len(calls) == 2  # the forward and the input gradient both took it
+    close(out, ref.conv2d_reference(x, w, 1, pads), dtype)
+    close(grad_x, ref.conv2d_input_grad_reference(grad_out, w, x.shape, 1, pads), dtype)
+
+
+def test_winograd_serves_large_images_only(monkeypatch):
+    calls = []
+    conv3x3 = fast.winograd.conv3x3
+    monkeypatch.setattr(fast.winograd, "conv3x3", lambda *a: calls.append(1) or conv3x3(*a))
+    w = np.ones((2, 2, 3, 3), np.float32)
+    fast.conv2d(np.ones((1, 2, 24, 24), np.float32), w, padding=1)
+    assert len(calls) == 1
+    fast.conv2d(np.ones((1, 2, 8, 8), np.float32), w, padding=1)
+    fast.conv2d(np.ones((1, 2, 24, 24), np.float32), w, stride=2, padding=1)
+    assert len(calls) == 1
