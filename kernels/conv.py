@@ -136,8 +136,9 @@ WINOGRAD_PIXELS = 500
 
 
 def _winograd_pays(g: ConvGeometry, pixels: int) -> bool:
-    return (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.groups) == (3, 3, 1, 1, 1, 1, 1) and \
-        pixels >= WINOGRAD_PIXELS  # fmt: skip
+    """A 3x3 kernel at stride 1, one group, no dilation, on an image this large."""
+    kernel = (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.groups)
+    return kernel == (3, 3, 1, 1, 1, 1, 1) and pixels >= WINOGRAD_PIXELS
 
 
 def _pointwise(g: ConvGeometry) -> bool:
