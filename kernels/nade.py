@@ -60,7 +60,10 @@ def _backward_block(x, Wt, c, V, G, dx, dWt, dc, dV, db):  # pragma: no cover (J
         for i in range(1, D):
             step = x[s, i - 1]
             for k in range(H):
-                A[i, k] = A[i - 1, k] + Wt[i - 1, k] * step if step != 0 else A[i - 1, k]
+                A[i, k] = A[i - 1, k]
+            if step != 0:  # as in the forward: a zero input adds nothing
+                for k in range(H):
+                    A[i, k] += Wt[i - 1, k] * step
         for k in range(H):
             later[k] = 0
         for i in range(D - 1, -1, -1):
