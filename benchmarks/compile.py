@@ -27,8 +27,10 @@ for dtype in (np.float32, np.float64):
     conv.conv2d_weight_grad(x, out, w.shape, padding=1, columns=columns)
     conv.conv_transpose2d(out, np.ones((3, 2, 4, 4), dtype), stride=2, padding=1)
     conv.conv1d(x[:, :, 0], w[:, :, 0], padding=(2, 0), dilation=1)
-    big, w3 = np.ones((1, 2, 24, 24), dtype), np.ones((2, 2, 3, 3), dtype)  # Winograd's size
-    conv.conv2d_input_grad(conv.conv2d(big, w3, padding=1), w3, big.shape, padding=1)
+    wide, w8 = np.ones((1, 8, 5, 5), dtype), np.ones((8, 8, 3, 3), dtype)  # the direct loop
+    out8 = conv.conv2d(wide, w8, padding=1)
+    conv.conv2d_input_grad(out8, w8, wide.shape, padding=1)
+    conv.conv2d_weight_grad(wide, out8, w8.shape, padding=1)
     q = np.ones((1, 2, 5, 4), dtype)
     o, lse = attention.attention(q, q, q, causal=True)
     attention.attention_backward(q, q, q, o, lse, o, causal=True)

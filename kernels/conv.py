@@ -1,6 +1,16 @@
-"""Fast convolutions: im2col and col2im in Numba, with the products done by BLAS.
+"""Fast convolutions: a direct loop where it pays, else im2col and col2im with BLAS products.
 
-Forward and weight gradient. The columns matrix has one row per (input channel, kernel tap)
+Three ways, chosen per call by what measured fastest (DIRECT_RUN below):
+
+- ``kernels._direct``: each output pixel's dot product over (tap, channel) as one vectorised
+  loop over a channels-last copy, 4 pixels by 4 channels in registers: the forward, the
+  weight gradient, and the input gradient at stride 1. It serves every convolution whose dot
+  products have at least DIRECT_RUN numbers (8 input channels with a 3x3 kernel).
+- im2col / col2im and BLAS, below: shorter dot products (few input channels, as in a first
+  layer), and the input gradient of a strided convolution (conv_transpose2d).
+- A 1x1 kernel at stride 1: one product per pass, no copies (``_pointwise``).
+
+im2col: forward and weight gradient. The columns matrix has one row per (input channel, kernel tap)
 and one column per (sample, output pixel):
 
     cols[(c, i, j), (n, p, q)] = x_pad[n, c, p s + i d, q s + j d]         (C k k, N Ho Wo)
@@ -25,26 +35,27 @@ the whole input gradient went from 23-27 ms to 19 ms (conv_transpose2d, the same
 weight gradient measured no faster (the weight gradient's product was slower in it), so they
 keep the first one.
 
-Why im2col at all: BLAS multiplies at 130-250 GFLOP/s on this 2-core machine, far beyond any
-loop nest we can write in Numba without SIMD intrinsics, and putting several samples into one
-GEMM keeps it large even for 8x8 images. The batch is processed in chunks (see CHUNK_ELEMENTS)
-so that a chunk's columns are still in cache when the product reads them. The loops are split
-over threads by ``kernels._threads.for_each_share`` in independent units (im2col: rows
-(c, i, j); col2im: samples, so that no two threads ever add into the same pixel). As
-``prange`` loops the three took 3.2 s to compile per dtype, as plain ``nogil`` loops 0.9 s, and
-ran as fast within this machine's noise.
+Why im2col at all: on a dot product of few numbers the direct loop spends its time outside
+its vectorised loop, while BLAS multiplies the columns at 60-250 GFLOP/s. The batch is
+processed in chunks (see CHUNK_ELEMENTS) so that a chunk's columns are still in cache when
+the product reads them. The loops are split over threads by
+``kernels._threads.for_each_share`` in independent units (im2col: rows (c, i, j); col2im:
+samples, so that no two threads ever add into the same pixel). As ``prange`` loops the three
+took 3.2 s to compile per dtype, as plain ``nogil`` loops 0.9 s, and ran as fast within this
+machine's noise.
 
-Winograd. A 3x3 convolution at stride 1 on a large image (WINOGRAD_PIXELS) computes its
-forward and its input gradient by Winograd's F(2x2, 3x3) instead (``kernels._winograd``):
-2.25 times fewer multiplications and no 9-fold copy of the input. The weight gradient keeps
-im2col.
+Winograd's F(2x2, 3x3) (Lavin & Gray 2016) served 3x3 convolutions on images of 500 pixels
+or more before the direct loop: on (32, 64, 28, 28) it beat im2col (12-16 ms against 15-22
+forward), but the direct loop beat it there (13.5-13.9 against 16-24 ms, forward and input
+gradient alike), and on few channels, where the direct loop does not pay, it was level with
+im2col or up to 6.7 times slower (one channel, 28x28: 7.8 against 1.2 ms forward). So it
+went.
 
-Keeping the columns. When the whole batch fits in one chunk (small images: PixelCNN's 8x8
-digits, 64 at a time), ``conv2d_keeping_columns`` returns the forward's columns matrix, and
-``conv2d_weight_grad`` multiplies it instead of running im2col again: its 3x3 blocks' weight
-gradient went from 2.2-2.4 ms to 0.8-0.9 ms, and a PixelCNN epoch on the digits from
-0.34-0.40x to a median of 0.52x PyTorch's speed (11 runs on a noisy machine). A larger batch
-recomputes them, so what is kept between the passes never exceeds one chunk
+Keeping the columns. When im2col serves the forward and the whole batch fits in one chunk
+(PixelCNN's first 7x7 layer on 8x8 digits, 64 at a time), ``conv2d_keeping_columns`` returns
+the forward's columns matrix, and ``conv2d_weight_grad`` multiplies it instead of running
+im2col again (on 3x3 blocks, before the direct loop took them: 0.8-0.9 ms against 2.2-2.4).
+A larger batch recomputes them, so what is kept between the passes never exceeds one chunk
 (CHUNK_ELEMENTS numbers) per convolution.
 """
 
@@ -55,7 +66,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from kernels import _winograd as winograd
+from kernels import _direct as direct
 from kernels._shapes import ConvGeometry, check_float, geometry, transpose_geometry
 from kernels._threads import for_each_share
 
@@ -128,17 +139,21 @@ def _chunks(g: ConvGeometry):
         yield start, min(start + size, g.n)
 
 
-# Winograd's F(2x2, 3x3) (kernels._winograd) against im2col, forward and input gradient: on
-# (32, 64, 28, 28) 12.0-16.3 ms against 15.4-21.6 forward, 11.6-12.5 against 17.7-18.8 for
-# the input gradient; on (32, 64, 16, 16) -> 128 and (128, 32, 8, 8) 0-20% slower (the
-# transforms cost more than the product saves). So images of at least this many pixels only.
-WINOGRAD_PIXELS = 500
+# The direct loop (kernels._direct) against im2col + BLAS, forward, input and weight gradient,
+# in alternating runs: faster wherever each output pixel's dot product has 64 numbers or more
+# and a block of 4 output channels is not mostly spare. On (128, 32, 8, 8) -> 32, k=3 (288
+# numbers): 1.9-2.3 ms against 3.6-4.8 per pass; on (32, 16, 28, 28) -> 16, k=5 (400): 3.5
+# against 8.5-10.8. With 72 numbers (8 channels, 3x3) the two were level; with 49 (one channel,
+# 7x7) and 27 (three, 3x3) the direct loop took 1.3-1.9 times as long, and so did an input
+# gradient with a single input channel (one of each block of four computed for nothing).
+DIRECT_RUN = 64
+DIRECT_CHANNELS = 3
 
 
-def _winograd_pays(g: ConvGeometry, pixels: int) -> bool:
-    """A 3x3 kernel at stride 1, one group, no dilation, on an image this large."""
-    kernel = (g.kh, g.kw, g.sh, g.sw, g.dh, g.dw, g.groups)
-    return kernel == (3, 3, 1, 1, 1, 1, 1) and pixels >= WINOGRAD_PIXELS
+def _direct_pays(g: ConvGeometry) -> bool:
+    """Whether the direct loop beats im2col on this convolution (measured above)."""
+    run, channels = g.kh * g.kw * (g.c_in // g.groups), g.c_out // g.groups
+    return not _pointwise(g) and run >= DIRECT_RUN and channels >= DIRECT_CHANNELS
 
 
 def _pointwise(g: ConvGeometry) -> bool:
@@ -213,10 +228,10 @@ def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
     """The forward, and (if ``keep`` and the batch is one chunk) its columns matrix."""
     x = np.ascontiguousarray(x)
     out = np.empty((g.n, g.c_out, g.ho, g.wo), dtype=x.dtype)
-    chunks = list(_chunks(g))
-    if _winograd_pays(g, g.ho * g.wo) and not (keep and len(chunks) == 1):
-        winograd.conv3x3(x, w, (g.pt, g.pb, g.pl, g.pr), out, CHUNK_ELEMENTS)
+    if _direct_pays(g):
+        direct.conv2d(x, w, g, out)
         return out, None
+    chunks = list(_chunks(g))
     w_matrix = w.reshape(g.groups, g.c_out // g.groups, -1)  # (G, O/G, C/G k k)
     im2col, buffer = _Im2col(x, g), _buffer(g, x.dtype)
     for a, b in chunks:
@@ -233,15 +248,8 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
         grad_matrix = _grouped(_as_matrix(grad_out), g.groups)  # (G, Og, N H W)
         _from_matrix(np.matmul(w_groups, grad_matrix).reshape(g.c_in, -1), grad_x)
         return grad_x
-    pads = (g.pt, g.pb, g.pl, g.pr)
-    if _winograd_pays(g, g.h * g.w) and max(pads) <= 2:
-        # at stride 1 the input gradient is a convolution of grad_out with the kernel flipped
-        # and its channels swapped, padded by 2 - p
-        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        grad_x = np.empty((g.n, g.c_in, g.h, g.w), dtype=grad_out.dtype)
-        winograd.conv3x3(np.ascontiguousarray(grad_out), flipped, tuple(2 - p for p in pads),
-                         grad_x, CHUNK_ELEMENTS)  # fmt: skip
-        return grad_x
+    if direct.transposable(g) and _direct_pays(direct.adjoint_geometry(g)):
+        return direct.input_grad(grad_out, w, g)
     # W[(i, j, c), o] for each group: (groups, kh kw Cg, Og)
     w_taps = w.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
     w_taps = np.ascontiguousarray(w_taps).reshape(g.groups, -1, og)
@@ -261,6 +269,8 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
 
 def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
                  columns: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    if columns is None and _direct_pays(g):
+        return direct.weight_grad(x, grad_out, g)
     x = np.ascontiguousarray(x)
     grad_w = np.zeros((g.groups, g.c_out // g.groups, g.c_in // g.groups * g.kh * g.kw), x.dtype)
     kept = columns is not None  # then they are the whole batch's, from the forward

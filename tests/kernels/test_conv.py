@@ -6,17 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kernels import _direct as direct
 from kernels import conv as fast
 from kernels import conv_reference as ref
+from kernels._shapes import geometry
 
 TOLERANCE = {np.float32: 2e-4, np.float64: 1e-10}
 
 
 @st.composite
-def conv_geometries(draw):
+def conv_geometries(draw, per_group=3):
     groups = draw(st.sampled_from([1, 1, 2, 3]))
-    c_in = groups * draw(st.integers(1, 3))
-    c_out = groups * draw(st.integers(1, 3))
+    c_in = groups * draw(st.integers(1, per_group))
+    c_out = groups * draw(st.integers(1, per_group))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
@@ -180,42 +182,61 @@ def test_mixed_dtypes_are_refused():
         fast.conv2d(x, w.astype(np.float64))
 
 
-@st.composite
-def winograd_geometries(draw):
-    """3x3 at stride 1, one group, any padding up to 2 on each side, odd and even sizes."""
-    pads = tuple(draw(st.integers(0, 2)) for _ in range(4))  # (top, bottom, left, right)
-    h = draw(st.integers(max(1, 3 - pads[0] - pads[1]), 9))
-    w = draw(st.integers(max(1, 3 - pads[2] - pads[3]), 9))
-    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    return (n, c_in, h, w), (c_out, c_in, 3, 3), pads
-
-
-@given(geo=winograd_geometries(), dtype=dtypes, seed=seeds, chunk=st.sampled_from([1, 1 << 21]))
-def test_the_winograd_path_matches_the_reference(geo, dtype, seed, chunk):
-    """Forced on every image size (it serves large ones), in chunks of one sample or all."""
-    x_shape, w_shape, pads = geo
-    x, w = arrays(seed, dtype, x_shape, w_shape)
-    calls = []
+@given(geo=conv_geometries(per_group=6), dtype=dtypes, seed=seeds)
+def test_the_direct_loop_matches_the_reference(geo, dtype, seed):
+    """Forced on every geometry (it serves long dot products only), so that strides,
+    dilations, groups, and widths and channel counts that are not whole blocks of 4 all
+    meet it."""
+    x, w = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
+    args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fast, "WINOGRAD_PIXELS", 0)
-        patch.setattr(fast, "CHUNK_ELEMENTS", chunk)
-        conv3x3 = fast.winograd.conv3x3
-        patch.setattr(fast.winograd, "conv3x3", lambda *a: calls.append(1) or conv3x3(*a))
-        out = fast.conv2d(x, w, 1, pads)
+        patch.setattr(fast, "DIRECT_RUN", 0)
+        patch.setattr(fast, "DIRECT_CHANNELS", 0)
+        calls = spy_on_direct(patch)
+        out = fast.conv2d(x, w, *args)
         (grad_out,) = arrays(seed + 1, dtype, out.shape)
-        grad_x = fast.conv2d_input_grad(grad_out, w, x.shape, 1, pads)
-    assert len(calls) == 2  # the forward and the input gradient both took it
-    close(out, ref.conv2d_reference(x, w, 1, pads), dtype)
-    close(grad_x, ref.conv2d_input_grad_reference(grad_out, w, x.shape, 1, pads), dtype)
+        grad_x = fast.conv2d_input_grad(grad_out, w, x.shape, *args)
+        grad_w = fast.conv2d_weight_grad(x, grad_out, w.shape, *args)
+    g = geometry("test", x.shape, w.shape, *args)
+    if not fast._pointwise(g):
+        assert {"conv2d", "weight_grad"} <= set(calls)
+        assert ("input_grad" in calls) == direct.transposable(g)
+    close(out, ref.conv2d_reference(x, w, *args), dtype)
+    close(grad_x, ref.conv2d_input_grad_reference(grad_out, w, x.shape, *args), dtype)
+    close(grad_w, ref.conv2d_weight_grad_reference(x, grad_out, w.shape, *args), dtype)
 
 
-def test_winograd_serves_large_images_only(monkeypatch):
-    calls = []
-    conv3x3 = fast.winograd.conv3x3
-    monkeypatch.setattr(fast.winograd, "conv3x3", lambda *a: calls.append(1) or conv3x3(*a))
-    w = np.ones((2, 2, 3, 3), np.float32)
-    fast.conv2d(np.ones((1, 2, 24, 24), np.float32), w, padding=1)
-    assert len(calls) == 1
-    fast.conv2d(np.ones((1, 2, 8, 8), np.float32), w, padding=1)
-    fast.conv2d(np.ones((1, 2, 24, 24), np.float32), w, stride=2, padding=1)
-    assert len(calls) == 1
+def spy_on_direct(patch: pytest.MonkeyPatch) -> list[str]:
+    """Record which of the direct loop's entry points run."""
+    calls: list[str] = []
+    for name in ("conv2d", "weight_grad", "input_grad"):
+        real = getattr(direct, name)
+        patch.setattr(direct, name, lambda *a, _real=real, _name=name: calls.append(_name)
+                      or _real(*a))  # fmt: skip
+    return calls
+
+
+def test_the_direct_loop_serves_long_dot_products_only(monkeypatch):
+    calls = spy_on_direct(monkeypatch)
+    x, w = arrays(0, np.float32, (2, 8, 6, 6), (5, 8, 3, 3))  # 72 numbers a dot product
+    fast.conv2d_weight_grad(x, fast.conv2d(x, w, padding=1), w.shape, padding=1)
+    assert calls == ["conv2d", "weight_grad"]
+    # the input gradient: dot products of 5 x 9 = 45 numbers
+    fast.conv2d_input_grad(np.ones((2, 5, 6, 6), np.float32), w, x.shape, padding=1)
+    fast.conv2d(x[:, :1], np.ones((4, 1, 7, 7), np.float32), padding=3)  # 49 numbers
+    fast.conv2d(x, np.ones((4, 8, 1, 1), np.float32))  # 1x1: a single product
+    fast.conv2d(x, w[:2], padding=1)  # two output channels: half of each block for nothing
+    assert calls == ["conv2d", "weight_grad"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_direct_loop_propagates_nan_and_infinity(dtype):
+    """Its fastmath reassociates sums but assumes no finite numbers: a NaN or an infinity in
+    the input reaches exactly the outputs whose window covers it."""
+    x, w = arrays(0, dtype, (1, 8, 6, 6), (4, 8, 3, 3))
+    x[0, 3, 2, 2], x[0, 5, 4, 4] = np.nan, np.inf
+    out = fast.conv2d(x, np.abs(w), padding=1)
+    near_nan = np.zeros((6, 6), bool)
+    near_nan[1:4, 1:4] = True
+    np.testing.assert_array_equal(np.isnan(out[0]), np.broadcast_to(near_nan, (4, 6, 6)))
+    assert np.isinf(out[0, :, 5, 5]).all() and np.isfinite(out[0, :, 0, 0]).all()
