@@ -4,8 +4,8 @@ Each output is a dot product over the input channels and the kernel's taps,
 
     out[n, o, p, q] = sum_{i, j, c} x_pad[n, p s_h + i d_h, q s_w + j d_w, c] W[o, c, i, j]
 
-with x first copied channels-last and padded (x_pad[n, row, col, c]). For one output row
-(n, p), the kernel's rows i are copied into a small buffer in which the numbers one output
+with each sample copied channels-last and padded (x_pad[n, row, col, c]) by the thread
+whose output rows are in it. For one output row (n, p), the kernel's rows i are copied into a small buffer in which the numbers one output
 pixel needs lie side by side, taps (j, i) and channels c:
 
     rows[t, i, c] = x_pad[n, p s_h + i d_h, col(t), c]    col(t) = t, or, if d_w > 1,
@@ -57,50 +57,55 @@ _FASTMATH = {"reassoc", "contract"}
 
 
 @njit(nogil=True, cache=True)
-def _channels_last(start, stop, x, pt, pl, x_pad):  # pragma: no cover (JIT)
-    """x_pad[n, pt + r, pl + col, c] = x[n, c, r, col] for samples start..stop, 0 elsewhere."""
+def _pad_sample(x, n, pt, pl, padded):  # pragma: no cover (JIT)
+    """padded[pt + r, pl + col, c] = x[n, c, r, col], 0 elsewhere: sample n channels-last."""
     _, channels, h, w = x.shape
-    for n in range(start, stop):
-        x_pad[n] = 0
-        planes = x[n].reshape(channels, h * w)
-        for r in range(h):
-            inside = x_pad[n, pt + r, pl : pl + w]
-            for col in range(w):
-                pixel, e = inside[col], r * w + col
-                for c in range(channels):  # write along the channels, read across the planes
-                    pixel[c] = planes[c, e]
+    padded[:] = 0
+    planes = x[n].reshape(channels, h * w)
+    for r in range(h):
+        inside = padded[pt + r, pl : pl + w]
+        for col in range(w):
+            pixel, e = inside[col], r * w + col
+            for c in range(channels):  # write along the channels, read across the planes
+                pixel[c] = planes[c, e]
 
 
 @njit(nogil=True, cache=True)
-def _fill_rows(x_pad, n, top, step, columns, rows):  # pragma: no cover (JIT)
-    """rows[g, t, i, c] = x_pad[n, top + i step, columns[t], g Cg + c]: C/groups adjacent
+def _fill_rows(padded, top, step, columns, rows):  # pragma: no cover (JIT)
+    """rows[g, t, i, c] = padded[top + i step, columns[t], g Cg + c]: C/groups adjacent
     numbers at a time."""
     groups, _, kh, cg = rows.shape
     for g in range(groups):
         for t in range(columns.shape[0]):
             for i in range(kh):
-                source = x_pad[n, top + i * step, columns[t]]
+                source = padded[top + i * step, columns[t]]
                 target = rows[g, t, i]
                 for c in range(cg):
                     target[c] = source[g * cg + c]
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _output_rows(start, stop, x_pad, w_rows, columns, step_t, sh, dh, kh,
+def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
                  out):  # fmt: skip  # pragma: no cover (JIT)
-    """Output rows u = n Ho + p, u in start..stop, of out (N, O, Ho, Wo). w_rows: per group,
-    og_pad rows of weights in (j, i, c) order; columns: the x_pad column of each buffer
-    column t; output pixel q's run starts at t = q step_t."""
+    """Output rows u = n Ho + p, u in start..stop, of out (N, O, Ho, Wo). frame: (top, left)
+    padding and (height, width) of a padded sample; w_rows: per group, og_pad rows of
+    weights in (j, i, c) order; columns: the padded column of each buffer column t; output
+    pixel q's run starts at t = q step_t."""
     _, c_out, ho, wo = out.shape
     groups, og_pad, run = w_rows.shape
-    og, cg = c_out // groups, x_pad.shape[3] // groups
-    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x_pad.dtype)
+    og, cg = c_out // groups, x.shape[1] // groups
+    pt, pl, height, width = frame
+    padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
+    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
     flat = rows.reshape(groups, -1)
     pixel = step_t * kh * cg  # from one output pixel's run to the next's
     tile = np.empty((BLOCK, BLOCK), dtype=out.dtype)
     for u in range(start, stop):
         n, p = u // ho, u % ho
-        _fill_rows(x_pad, n, p * sh, dh, columns, rows)
+        if n != current:  # each thread pads the samples its rows are in, once each
+            _pad_sample(x, n, pt, pl, padded)
+            current = n
+        _fill_rows(padded, p * sh, dh, columns, rows)
         for g in range(groups):
             buffer = flat[g]
             for q in range(0, wo, BLOCK):
@@ -143,24 +148,29 @@ def _output_rows(start, stop, x_pad, w_rows, columns, step_t, sh, dh, kh,
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _weight_grad_shares(start, stop, x_pad, grad, columns, step_t, sh, dh, kh,
+def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh,
                         partial):  # fmt: skip  # pragma: no cover (JIT)
     """Share s of start..stop adds into partial[s] (G, og_pad, run) the weight gradient of
     its equal part of the output rows: for each output pixel's run R and channel o,
     dW[o] += grad[n, o, p, q] R, 4 pixels by 4 channels at a time."""
     _, c_out, ho, wo = grad.shape
     shares, groups, og_pad, run = partial.shape
-    og, cg = c_out // groups, x_pad.shape[3] // groups
-    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x_pad.dtype)
+    og, cg = c_out // groups, x.shape[1] // groups
+    pt, pl, height, width = frame
+    padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
+    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
     flat = rows.reshape(groups, -1)
     pixel = step_t * kh * cg
     tile = np.zeros((BLOCK, BLOCK), dtype=grad.dtype)
-    units = x_pad.shape[0] * ho
+    units = x.shape[0] * ho
     for s in range(start, stop):
         grad_w = partial[s]
         for u in range(units * s // shares, units * (s + 1) // shares):
             n, p = u // ho, u % ho
-            _fill_rows(x_pad, n, p * sh, dh, columns, rows)
+            if n != current:
+                _pad_sample(x, n, pt, pl, padded)
+                current = n
+            _fill_rows(padded, p * sh, dh, columns, rows)
             for g in range(groups):
                 buffer = flat[g]
                 for q in range(0, wo, BLOCK):
@@ -202,13 +212,10 @@ def _buffer_columns(g: ConvGeometry) -> tuple[np.ndarray, int]:
     return q * g.sw + j * g.dw, g.kw
 
 
-def _channels_last_padded(x: np.ndarray, g: ConvGeometry, columns: np.ndarray) -> np.ndarray:
-    """x (N, C, H, W) as (N, H + pt + pb, at least W + pl + pr, C), zero around the image and
-    as far right as the buffer's columns reach."""
-    width = max(g.w + g.pl + g.pr, int(columns.max()) + 1)
-    x_pad = np.empty((g.n, g.h + g.pt + g.pb, width, g.c_in), dtype=x.dtype)
-    for_each_share(_channels_last, g.n, np.ascontiguousarray(x), g.pt, g.pl, x_pad)
-    return x_pad
+def _frame(g: ConvGeometry, columns: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left) padding and (height, width) of a padded sample: wide enough for every
+    buffer column, the spare ones included, which read zeros."""
+    return g.pt, g.pl, g.h + g.pt + g.pb, max(g.w + g.pl + g.pr, int(columns.max()) + 1)
 
 
 def _rows_of_weights(w: np.ndarray, g: ConvGeometry) -> np.ndarray:
@@ -224,7 +231,7 @@ def _rows_of_weights(w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 def conv2d(x: np.ndarray, w: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
     """out (N, O, Ho, Wo) = the convolution of x (N, C, H, W) with w (O, C/groups, kh, kw)."""
     columns, step_t = _buffer_columns(g)
-    for_each_share(_output_rows, g.n * g.ho, _channels_last_padded(x, g, columns),
+    for_each_share(_output_rows, g.n * g.ho, np.ascontiguousarray(x), _frame(g, columns),
                    _rows_of_weights(w, g), columns, step_t, g.sh, g.dh, g.kh, out)  # fmt: skip
 
 
@@ -234,7 +241,7 @@ def weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndar
     run = g.kw * g.kh * (g.c_in // g.groups)
     partial = np.zeros((shares, g.groups, _ceil(og, BLOCK), run), x.dtype)
     columns, step_t = _buffer_columns(g)
-    for_each_share(_weight_grad_shares, shares, _channels_last_padded(x, g, columns),
+    for_each_share(_weight_grad_shares, shares, np.ascontiguousarray(x), _frame(g, columns),
                    np.ascontiguousarray(grad_out), columns, step_t, g.sh, g.dh, g.kh,
                    partial)  # fmt: skip
     taps = partial.sum(axis=0)[:, :og].reshape(g.groups, og, g.kw, g.kh, -1)  # (G, og, j, i, c)
