@@ -5,8 +5,9 @@ Each output is a dot product over the input channels and the kernel's taps,
     out[n, o, p, q] = sum_{i, j, c} x_pad[n, p s_h + i d_h, q s_w + j d_w, c] W[o, c, i, j]
 
 with each sample copied channels-last and padded (x_pad[n, row, col, c]) by the thread
-whose output rows are in it. For one output row (n, p), the kernel's rows i are copied into a small buffer in which the numbers one output
-pixel needs lie side by side, taps (j, i) and channels c:
+whose output rows are in it. For one output row (n, p), the kernel's rows i are copied into
+a small buffer in which the numbers one output pixel needs lie side by side, taps (j, i)
+and channels c:
 
     rows[t, i, c] = x_pad[n, p s_h + i d_h, col(t), c]    col(t) = t, or, if d_w > 1,
                                                            (t // k_w) s_w + (t % k_w) d_w

@@ -5,7 +5,7 @@ Three ways, chosen per call by what measured fastest (DIRECT_RUN below):
 - ``kernels._direct``: each output pixel's dot product over (tap, channel) as one vectorised
   loop over a channels-last copy, 4 pixels by 4 channels in registers: the forward, the
   weight gradient, and the input gradient at stride 1. It serves every convolution whose dot
-  products have at least DIRECT_RUN numbers (8 input channels with a 3x3 kernel).
+  products have at least DIRECT_RUN numbers (8 input channels with a 3x3 kernel), in float32.
 - im2col / col2im and BLAS, below: shorter dot products (few input channels, as in a first
   layer), and the input gradient of a strided convolution (conv_transpose2d).
 - A 1x1 kernel at stride 1: one product per pass, no copies (``_pointwise``).
@@ -146,14 +146,19 @@ def _chunks(g: ConvGeometry):
 # against 8.5-10.8. With 72 numbers (8 channels, 3x3) the two were level; with 49 (one channel,
 # 7x7) and 27 (three, 3x3) the direct loop took 1.3-1.9 times as long, and so did an input
 # gradient with a single input channel (one of each block of four computed for nothing).
+# It serves float32 only: compiling its two loops for float64 as well added 3.8 s to the
+# cold compile of every kernel (issue 3 asks for under 20 s), and float64 convolutions here
+# are gradient checks on small arrays, where im2col serves as well.
 DIRECT_RUN = 64
 DIRECT_CHANNELS = 3
+DIRECT_DTYPES = (np.float32,)
 
 
-def _direct_pays(g: ConvGeometry) -> bool:
+def _direct_pays(g: ConvGeometry, dtype: np.dtype) -> bool:
     """Whether the direct loop beats im2col on this convolution (measured above)."""
     run, channels = g.kh * g.kw * (g.c_in // g.groups), g.c_out // g.groups
-    return not _pointwise(g) and run >= DIRECT_RUN and channels >= DIRECT_CHANNELS
+    long_enough = run >= DIRECT_RUN and channels >= DIRECT_CHANNELS
+    return dtype in DIRECT_DTYPES and long_enough and not _pointwise(g)
 
 
 def _pointwise(g: ConvGeometry) -> bool:
@@ -228,7 +233,7 @@ def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
     """The forward, and (if ``keep`` and the batch is one chunk) its columns matrix."""
     x = np.ascontiguousarray(x)
     out = np.empty((g.n, g.c_out, g.ho, g.wo), dtype=x.dtype)
-    if _direct_pays(g):
+    if _direct_pays(g, x.dtype):
         direct.conv2d(x, w, g, out)
         return out, None
     chunks = list(_chunks(g))
@@ -248,7 +253,7 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
         grad_matrix = _grouped(_as_matrix(grad_out), g.groups)  # (G, Og, N H W)
         _from_matrix(np.matmul(w_groups, grad_matrix).reshape(g.c_in, -1), grad_x)
         return grad_x
-    if direct.transposable(g) and _direct_pays(direct.adjoint_geometry(g)):
+    if direct.transposable(g) and _direct_pays(direct.adjoint_geometry(g), grad_out.dtype):
         return direct.input_grad(grad_out, w, g)
     # W[(i, j, c), o] for each group: (groups, kh kw Cg, Og)
     w_taps = w.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
@@ -269,7 +274,7 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
 
 def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
                  columns: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-    if columns is None and _direct_pays(g):
+    if columns is None and _direct_pays(g, x.dtype):
         return direct.weight_grad(x, grad_out, g)
     x = np.ascontiguousarray(x)
     grad_w = np.zeros((g.groups, g.c_out // g.groups, g.c_in // g.groups * g.kh * g.kw), x.dtype)

@@ -192,6 +192,7 @@ def test_the_direct_loop_matches_the_reference(geo, dtype, seed):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fast, "DIRECT_RUN", 0)
         patch.setattr(fast, "DIRECT_CHANNELS", 0)
+        patch.setattr(fast, "DIRECT_DTYPES", (np.float32, np.float64))
         calls = spy_on_direct(patch)
         out = fast.conv2d(x, w, *args)
         (grad_out,) = arrays(seed + 1, dtype, out.shape)
@@ -226,13 +227,16 @@ def test_the_direct_loop_serves_long_dot_products_only(monkeypatch):
     fast.conv2d(x[:, :1], np.ones((4, 1, 7, 7), np.float32), padding=3)  # 49 numbers
     fast.conv2d(x, np.ones((4, 8, 1, 1), np.float32))  # 1x1: a single product
     fast.conv2d(x, w[:2], padding=1)  # two output channels: half of each block for nothing
+    fast.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)  # float32 only
     assert calls == ["conv2d", "weight_grad"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_direct_loop_propagates_nan_and_infinity(dtype):
-    """Its fastmath reassociates sums but assumes no finite numbers: a NaN or an infinity in
+def test_the_direct_loop_propagates_nan_and_infinity(dtype, monkeypatch):
+    """Its fastmath reassociates sums but does not assume finite numbers: a NaN or infinity in
     the input reaches exactly the outputs whose window covers it."""
+    monkeypatch.setattr(fast, "DIRECT_DTYPES", (dtype,))
+    calls = spy_on_direct(monkeypatch)
     x, w = arrays(0, dtype, (1, 8, 6, 6), (4, 8, 3, 3))
     x[0, 3, 2, 2], x[0, 5, 4, 4] = np.nan, np.inf
     out = fast.conv2d(x, np.abs(w), padding=1)
@@ -240,3 +244,4 @@ def test_the_direct_loop_propagates_nan_and_infinity(dtype):
     near_nan[1:4, 1:4] = True
     np.testing.assert_array_equal(np.isnan(out[0]), np.broadcast_to(near_nan, (4, 6, 6)))
     assert np.isinf(out[0, :, 5, 5]).all() and np.isfinite(out[0, :, 0, 0]).all()
+    assert calls == ["conv2d"]
