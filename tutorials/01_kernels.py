@@ -101,6 +101,28 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### ... or one dot product per output pixel
+#
+# im2col sends every input number through memory k² times. With many channels on small
+# images (8x8) that copy cost as much as the product itself, so for long dot products the
+# kernel (`kernels/_direct.py`) works one output row at a time instead: it copies the k input
+# rows that row needs into a small channels-last buffer, in which each output pixel's k·k·C
+# inputs lie side by side, a "run". The output is the dot product of a pixel's run with W[o]
+# flattened in the same (tap, channel) order. The kernel keeps 4 pixels × 4 output channels of
+# these sums in registers, so that every number it loads feeds four multiply-adds. Here is one
+# output row in NumPy:
+
+
+# %%
+x1, w1, p = rng.standard_normal((1, 8, 6, 6)), rng.standard_normal((5, 8, 3, 3)), 2
+x_last = np.pad(x1[0], ((0, 0), (1, 1), (1, 1))).transpose(1, 2, 0)  # (row, col, C), padded
+buffer = x_last[p : p + 3].transpose(1, 0, 2)  # (col, kernel row i, C): output row p's inputs
+runs = np.stack([buffer[q : q + 3].ravel() for q in range(6)])  # (pixel q, (j, i, c))
+w_runs = w1.transpose(0, 3, 2, 1).reshape(5, -1)  # W[o] in the same (j, i, c) order
+row_p = conv_reference.conv2d_reference(x1, w1, 1, 1)[0, :, p]  # (O, pixel)
+print("runs:", runs.shape, " one output row matches:", np.allclose(runs @ w_runs.T, row_p.T))
+
+# %% [markdown]
 # ## 3. The two gradients, and why the input gradient is a transposed convolution
 #
 # Let g = ∂L/∂y. Differentiating the sum term by term:
@@ -259,6 +281,18 @@ t_fast = best_time(lambda: conv.conv2d(xb, wb, 1, 1))
 print(f"conv2d {xb.shape}: reference {t_ref * 1e3:.1f} ms, kernel {t_fast * 1e3:.1f} ms "
       f"({t_ref / t_fast:.1f}x)")  # fmt: skip
 
+# the direct loop against im2col + BLAS on many channels and small images
+xd = rng.standard_normal((32 if QUICK else 128, 32, 8, 8)).astype(np.float32)
+wd = rng.standard_normal((32, 32, 3, 3)).astype(np.float32)
+t_direct = best_time(lambda: conv.conv2d(xd, wd, 1, 1))
+shortest_direct_run, conv.DIRECT_RUN = conv.DIRECT_RUN, 10**9  # im2col for everything
+try:
+    t_im2col = best_time(lambda: conv.conv2d(xd, wd, 1, 1))
+finally:
+    conv.DIRECT_RUN = shortest_direct_run
+print(f"conv2d {xd.shape}: im2col + BLAS {t_im2col * 1e3:.2f} ms, direct loop "
+      f"{t_direct * 1e3:.2f} ms")  # fmt: skip
+
 seq = 128 if QUICK else 512
 qb, kb, vb = (rng.standard_normal((4, 4, seq, 64)).astype(np.float32) for _ in range(3))
 t_ref = best_time(lambda: attn_ref.attention_reference(qb, kb, vb, causal=True))
@@ -269,7 +303,8 @@ print(f"causal attention T={seq}: reference {t_ref * 1e3:.1f} ms, tiled kernel "
 # %% [markdown]
 # ## Summary
 #
-# * A convolution is a sum over kernel taps; im2col turns it into one matrix product.
+# * A convolution is a sum over kernel taps; im2col turns it into one matrix product, and a
+#   channels-last buffer per output row turns it into one dot product per output pixel.
 # * Its input gradient is its transpose, a transposed convolution; its weight gradient is a
 #   correlation of the input with the output gradient. All three are convolutions of each
 #   other, which is why their derivatives, to any order, are too.
