@@ -72,9 +72,12 @@ def _pad_sample(x, n, pt, pl, padded):  # pragma: no cover (JIT)
 
 
 @njit(nogil=True, cache=True)
-def _fill_rows(padded, top, step, columns, rows):  # pragma: no cover (JIT)
-    """rows[g, t, i, c] = padded[top + i step, columns[t], g Cg + c]: C/groups adjacent
-    numbers at a time."""
+def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragma: no cover (JIT)
+    """rows[g, t, i, c] = x_pad[n, top + i step, columns[t], g Cg + c], C/groups adjacent
+    numbers at a time, from ``padded``: sample n channels-last, padded as ``frame`` says,
+    made here unless ``current``, the sample it holds, is n already. Returns n."""
+    if n != current:  # each thread pads the samples its rows are in, once each
+        _pad_sample(x, n, frame[0], frame[1], padded)
     groups, _, kh, cg = rows.shape
     for g in range(groups):
         for t in range(columns.shape[0]):
@@ -83,6 +86,16 @@ def _fill_rows(padded, top, step, columns, rows):  # pragma: no cover (JIT)
                 target = rows[g, t, i]
                 for c in range(cg):
                     target[c] = source[g * cg + c]
+    return n
+
+
+@njit(nogil=True, cache=True)
+def _pixel_runs(buffer, q, pixel, run):  # pragma: no cover (JIT)
+    """The runs of output pixels q .. q + 3 in one group's buffer, ``pixel`` numbers apart."""
+    a = q * pixel
+    return (buffer[a : a + run], buffer[a + pixel : a + pixel + run],
+            buffer[a + 2 * pixel : a + 2 * pixel + run],
+            buffer[a + 3 * pixel : a + 3 * pixel + run])  # fmt: skip
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
@@ -95,7 +108,7 @@ def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
     _, c_out, ho, wo = out.shape
     groups, og_pad, run = w_rows.shape
     og, cg = c_out // groups, x.shape[1] // groups
-    pt, pl, height, width = frame
+    height, width = frame[2], frame[3]
     padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
     rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
     flat = rows.reshape(groups, -1)
@@ -103,18 +116,11 @@ def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
     tile = np.empty((BLOCK, BLOCK), dtype=out.dtype)
     for u in range(start, stop):
         n, p = u // ho, u % ho
-        if n != current:  # each thread pads the samples its rows are in, once each
-            _pad_sample(x, n, pt, pl, padded)
-            current = n
-        _fill_rows(padded, p * sh, dh, columns, rows)
+        current = _fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
         for g in range(groups):
             buffer = flat[g]
             for q in range(0, wo, BLOCK):
-                a = q * pixel
-                x0 = buffer[a : a + run]
-                x1 = buffer[a + pixel : a + pixel + run]
-                x2 = buffer[a + 2 * pixel : a + 2 * pixel + run]
-                x3 = buffer[a + 3 * pixel : a + 3 * pixel + run]
+                x0, x1, x2, x3 = _pixel_runs(buffer, q, pixel, run)
                 for o in range(0, og, BLOCK):
                     block = w_rows[g, o : o + BLOCK]
                     w0, w1, w2, w3 = block[0], block[1], block[2], block[3]
@@ -157,7 +163,7 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
     _, c_out, ho, wo = grad.shape
     shares, groups, og_pad, run = partial.shape
     og, cg = c_out // groups, x.shape[1] // groups
-    pt, pl, height, width = frame
+    height, width = frame[2], frame[3]
     padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
     rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
     flat = rows.reshape(groups, -1)
@@ -168,18 +174,11 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
         grad_w = partial[s]
         for u in range(units * s // shares, units * (s + 1) // shares):
             n, p = u // ho, u % ho
-            if n != current:
-                _pad_sample(x, n, pt, pl, padded)
-                current = n
-            _fill_rows(padded, p * sh, dh, columns, rows)
+            current = _fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
             for g in range(groups):
                 buffer = flat[g]
                 for q in range(0, wo, BLOCK):
-                    a = q * pixel
-                    x0 = buffer[a : a + run]
-                    x1 = buffer[a + pixel : a + pixel + run]
-                    x2 = buffer[a + 2 * pixel : a + 2 * pixel + run]
-                    x3 = buffer[a + 3 * pixel : a + 3 * pixel + run]
+                    x0, x1, x2, x3 = _pixel_runs(buffer, q, pixel, run)
                     for o in range(0, og, BLOCK):
                         tile[:] = 0  # spare pixels and channels add nothing
                         for k in range(min(BLOCK, wo - q)):
