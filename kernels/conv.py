@@ -142,7 +142,7 @@ def _chunks(g: ConvGeometry):
 # The direct loop (kernels._direct) against im2col + BLAS, forward, input and weight gradient,
 # in alternating runs: faster wherever each output pixel's dot product has 64 numbers or more
 # and a block of 4 output channels is not mostly spare. On (128, 32, 8, 8) -> 32, k=3 (288
-# numbers): 1.9-2.3 ms against 3.6-4.8 per pass; on (32, 16, 28, 28) -> 16, k=5 (400): 3.5
+# numbers): 1.5-2.3 ms against 3.6-4.8 per pass; on (32, 16, 28, 28) -> 16, k=5 (400): 3.5
 # against 8.5-10.8. With 72 numbers (8 channels, 3x3) the two were level; with 49 (one channel,
 # 7x7) and 27 (three, 3x3) the direct loop took 1.3-1.9 times as long, and so did an input
 # gradient with a single input channel (one of each block of four computed for nothing).
