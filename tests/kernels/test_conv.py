@@ -245,3 +245,14 @@ def test_the_direct_loop_propagates_nan_and_infinity(dtype, monkeypatch):
     np.testing.assert_array_equal(np.isnan(out[0]), np.broadcast_to(near_nan, (4, 6, 6)))
     assert np.isinf(out[0, :, 5, 5]).all() and np.isfinite(out[0, :, 0, 0]).all()
     assert calls == ["conv2d"]
+
+
+def test_a_column_no_window_reads_stays_out_of_the_weight_gradient():
+    """At stride 2 the last image column of x (8 wide, k=3: windows cover columns 0-6) is
+    read by no output pixel, only by the spare pixel that completes the last block of 4. An
+    infinity there must not reach the weight gradient as 0 x inf = NaN."""
+    x, w = arrays(0, np.float32, (2, 8, 6, 8), (4, 8, 3, 3))
+    (grad_out,) = arrays(1, np.float32, (2, 4, 2, 3))
+    expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 2, 0)
+    x[..., 7] = np.inf
+    close(fast.conv2d_weight_grad(x, grad_out, w.shape, 2, 0), expected, np.float32)
