@@ -41,7 +41,8 @@ scalars as in the loop.
 
 A block of 4 pixels may run past the row's end, and a block of 4 channels past the group's
 last: the buffer has spare zero columns, the weights spare zero rows, and those sums are never
-stored.
+stored. The weight gradient gives its spare pixels runs of zeros instead, since theirs may hold
+image numbers that no output reads (at a stride, or below a later tap), and 0 x inf is NaN.
 """
 
 from __future__ import annotations
@@ -58,15 +59,14 @@ _FASTMATH = {"reassoc", "contract"}
 
 
 @njit(nogil=True, cache=True)
-def _pad_sample(x, n, pt, pl, used, padded):  # pragma: no cover (JIT)
-    """padded[pt + r, pl + col, c] = x[n, c, r, col] for the ``used`` first columns, 0
-    elsewhere: sample n channels-last."""
+def _pad_sample(x, n, pt, pl, padded):  # pragma: no cover (JIT)
+    """padded[pt + r, pl + col, c] = x[n, c, r, col], 0 elsewhere: sample n channels-last."""
     _, channels, h, w = x.shape
     padded[:] = 0
     planes = x[n].reshape(channels, h * w)
     for r in range(h):
-        inside = padded[pt + r, pl : pl + used]
-        for col in range(used):
+        inside = padded[pt + r, pl : pl + w]
+        for col in range(w):
             pixel, e = inside[col], r * w + col
             for c in range(channels):  # write along the channels, read across the planes
                 pixel[c] = planes[c, e]
@@ -78,7 +78,7 @@ def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragm
     numbers at a time, from ``padded``: sample n channels-last, padded as ``frame`` says,
     made here unless ``current``, the sample it holds, is n already. Returns n."""
     if n != current:  # each thread pads the samples its rows are in, once each
-        _pad_sample(x, n, frame[0], frame[1], frame[4], padded)
+        _pad_sample(x, n, frame[0], frame[1], padded)
     groups, _, kh, cg = rows.shape
     for g in range(groups):
         for t in range(columns.shape[0]):
@@ -102,9 +102,10 @@ def _pixel_runs(buffer, q, pixel, run):  # pragma: no cover (JIT)
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
                  out):  # fmt: skip  # pragma: no cover (JIT)
-    """Output rows u = n Ho + p, u in start..stop, of out (N, O, Ho, Wo). frame: see
-    ``_frame``; w_rows: per group, og_pad rows of weights in (j, i, c) order; columns: the
-    padded column of each buffer column t; output pixel q's run starts at t = q step_t."""
+    """Output rows u = n Ho + p, u in start..stop, of out (N, O, Ho, Wo). frame: (top, left)
+    padding and (height, width) of a padded sample; w_rows: per group, og_pad rows of
+    weights in (j, i, c) order; columns: the padded column of each buffer column t; output
+    pixel q's run starts at t = q step_t."""
     _, c_out, ho, wo = out.shape
     groups, og_pad, run = w_rows.shape
     og, cg = c_out // groups, x.shape[1] // groups
@@ -169,6 +170,7 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
     flat = rows.reshape(groups, -1)
     pixel = step_t * kh * cg
     tile = np.zeros((BLOCK, BLOCK), dtype=grad.dtype)
+    zeros = np.zeros(run + 1, dtype=x.dtype)[:run]  # typed as the runs are: a slice
     units = x.shape[0] * ho
     for s in range(start, stop):
         grad_w = partial[s]
@@ -179,6 +181,10 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
                 buffer = flat[g]
                 for q in range(0, wo, BLOCK):
                     x0, x1, x2, x3 = _pixel_runs(buffer, q, pixel, run)
+                    if q + BLOCK > wo:  # spare pixels: their runs may hold real numbers
+                        x1 = x1 if q + 1 < wo else zeros  # that no output reads, and
+                        x2 = x2 if q + 2 < wo else zeros  # 0 x inf would be NaN
+                        x3 = x3 if q + 3 < wo else zeros
                     for o in range(0, og, BLOCK):
                         tile[:] = 0  # spare pixels and channels add nothing
                         for k in range(min(BLOCK, wo - q)):
@@ -212,14 +218,10 @@ def _buffer_columns(g: ConvGeometry) -> tuple[np.ndarray, int]:
     return q * g.sw + j * g.dw, g.kw
 
 
-def _frame(g: ConvGeometry, columns: np.ndarray) -> tuple[int, int, int, int, int]:
-    """(top, left) padding, (height, width) of a padded sample, and how many of the image's
-    columns it holds. It is wide enough for every buffer column, and the spare pixels read
-    only zeros: the columns that no output pixel reads (the last ones, at a stride) are left
-    out, so that an infinity there cannot meet a spare pixel's zero gradient (0 x inf = NaN)."""
-    reach = (g.wo - 1) * g.sw + (g.kw - 1) * g.dw + 1  # padded columns the outputs read
-    used = max(0, min(g.w, reach - g.pl))
-    return g.pt, g.pl, g.h + g.pt + g.pb, max(g.w + g.pl + g.pr, int(columns.max()) + 1), used
+def _frame(g: ConvGeometry, columns: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left) padding and (height, width) of a padded sample: wide enough for every
+    buffer column, the spare ones included, which read zeros."""
+    return g.pt, g.pl, g.h + g.pt + g.pb, max(g.w + g.pl + g.pr, int(columns.max()) + 1)
 
 
 def _rows_of_weights(w: np.ndarray, g: ConvGeometry) -> np.ndarray:

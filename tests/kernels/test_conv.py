@@ -256,3 +256,18 @@ def test_a_column_no_window_reads_stays_out_of_the_weight_gradient():
     expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 2, 0)
     x[..., 7] = np.inf
     close(fast.conv2d_weight_grad(x, grad_out, w.shape, 2, 0), expected, np.float32)
+
+
+def test_an_infinity_reaches_only_the_weight_gradients_it_is_in():
+    """At stride 1 on a 7-wide image, k=3: the spare pixels of the last block read columns
+    5 and 6, which real pixels read only at later taps. Where the true gradient stays finite,
+    so must ours."""
+    x, w = arrays(2, np.float32, (2, 8, 5, 7), (4, 8, 3, 3))
+    (grad_out,) = arrays(3, np.float32, (2, 4, 3, 5))
+    x[0, 2, 1, 5] = np.inf
+    expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 1, 0)
+    ours = fast.conv2d_weight_grad(x, grad_out, w.shape, 1, 0)
+    assert not np.isfinite(expected).all() and np.isfinite(expected[..., 0]).all()
+    np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    close(ours[finite], expected[finite], np.float32)
