@@ -247,7 +247,7 @@ def test_the_direct_loop_propagates_nan_and_infinity(dtype, monkeypatch):
     assert calls == ["conv2d"]
 
 
-def test_a_column_no_window_reads_stays_out_of_the_weight_gradient():
+def test_a_column_no_window_reads_stays_out_of_the_weight_gradient(monkeypatch):
     """At stride 2 the last image column of x (8 wide, k=3: windows cover columns 0-6) is
     read by no output pixel, only by the spare pixel that completes the last block of 4. An
     infinity there must not reach the weight gradient as 0 x inf = NaN."""
@@ -255,10 +255,12 @@ def test_a_column_no_window_reads_stays_out_of_the_weight_gradient():
     (grad_out,) = arrays(1, np.float32, (2, 4, 2, 3))
     expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 2, 0)
     x[..., 7] = np.inf
+    calls = spy_on_direct(monkeypatch)
     close(fast.conv2d_weight_grad(x, grad_out, w.shape, 2, 0), expected, np.float32)
+    assert calls == ["weight_grad"]
 
 
-def test_an_infinity_reaches_only_the_weight_gradients_it_is_in():
+def test_an_infinity_reaches_only_the_weight_gradients_it_is_in(monkeypatch):
     """At stride 1 on a 7-wide image, k=3: the spare pixels of the last block read columns
     5 and 6, which real pixels read only at later taps. Where the true gradient stays finite,
     so must ours."""
@@ -266,7 +268,9 @@ def test_an_infinity_reaches_only_the_weight_gradients_it_is_in():
     (grad_out,) = arrays(3, np.float32, (2, 4, 3, 5))
     x[0, 2, 1, 5] = np.inf
     expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 1, 0)
+    calls = spy_on_direct(monkeypatch)
     ours = fast.conv2d_weight_grad(x, grad_out, w.shape, 1, 0)
+    assert calls == ["weight_grad"]
     assert not np.isfinite(expected).all() and np.isfinite(expected[..., 0]).all()
     np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(expected))
     finite = np.isfinite(expected)
