@@ -71,7 +71,7 @@ def _scores(q_i, k_j, allowed, q0, k0, causal, masked):  # pragma: no cover (JIT
     return S
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
                   lse):  # fmt: skip  # pragma: no cover (JIT)
     """One (batch, head) pair: q (Tq, d) already scaled, k (Tk, d), v (Tk, dv)."""
@@ -103,7 +103,7 @@ def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
             lse[q0 + i] = m[i] + np.log(l[i]) if l[i] > 0 else -np.inf
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _backward_head(q, k, v, out, lse, grad_out, allowed, causal, masked, block_q, block_k,
                    grad_q, grad_k, grad_v):  # fmt: skip  # pragma: no cover (JIT)
     """One (batch, head) pair; the gradients arrive zeroed, grad_q still to be scaled."""

@@ -29,7 +29,7 @@ def _sigmoid(a, one):  # pragma: no cover (JIT)
     return one / (one + np.exp(-a))  # ``one`` of the arrays' dtype: float32 stays float32
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _forward_example(x, Wt, c, V, b, logits):  # pragma: no cover (JIT)
     """One example: x and logits are its rows."""
     H, one = c.shape[0], c.dtype.type(1)
@@ -44,7 +44,7 @@ def _forward_example(x, Wt, c, V, b, logits):  # pragma: no cover (JIT)
                 a[k] += Wt[i, k] * x[i]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _backward_block(x, Wt, c, V, G, dx, dWt, dc, dV, db):  # pragma: no cover (JIT)
     """One block of examples (the rows of x, G and dx), accumulating into its own dWt, dc, dV
     and db."""
