@@ -58,7 +58,7 @@ BLOCK = 4  # output pixels along a row, and output channels, per register block
 _FASTMATH = {"reassoc", "contract"}
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _pad_sample(x, n, pt, pl, padded):  # pragma: no cover (JIT)
     """padded[pt + r, pl + col, c] = x[n, c, r, col], 0 elsewhere: sample n channels-last."""
     _, channels, h, w = x.shape
@@ -72,7 +72,7 @@ def _pad_sample(x, n, pt, pl, padded):  # pragma: no cover (JIT)
                 pixel[c] = planes[c, e]
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragma: no cover (JIT)
     """rows[g, t, i, c] = x_pad[n, top + i step, columns[t], g Cg + c], C/groups adjacent
     numbers at a time, from ``padded``: sample n channels-last, padded as ``frame`` says,
@@ -90,7 +90,7 @@ def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragm
     return n
 
 
-@njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True, inline="always")
 def _pixel_runs(buffer, q, pixel, run):  # pragma: no cover (JIT)
     """The runs of output pixels q .. q + 3 in one group's buffer, ``pixel`` numbers apart."""
     a = q * pixel
