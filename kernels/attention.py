@@ -49,7 +49,7 @@ __all__ = ["attention", "attention_backward", "allowed_keys"]
 BLOCK_Q, BLOCK_K = 128, 512
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _mask_scores(S, allowed, q0, k0, causal, masked):  # pragma: no cover (JIT)
     """S[i, j] = -inf where query q0 + i may not see key k0 + j (``allowed``: one head's)."""
     for i in range(S.shape[0]):
@@ -61,7 +61,7 @@ def _mask_scores(S, allowed, q0, k0, causal, masked):  # pragma: no cover (JIT)
                     S[i, j] = -np.inf
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _scores(q_i, k_j, allowed, q0, k0, causal, masked):  # pragma: no cover (JIT)
     """S = Q_i K_j^T (q already scaled), masked entries -inf."""
     S = np.empty((q_i.shape[0], k_j.shape[0]), dtype=q_i.dtype)
