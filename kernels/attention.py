@@ -24,8 +24,10 @@ on T = 512 a row's keys fit in one tile, so the online softmax rescales only for
 organisation batched each tile's products over every head in one NumPy matmul and ran the
 softmax in NumPy ufuncs, on one thread; against it the forward went from 8.5-10 ms to
 3.7-4.6 ms on (32, 4, 128, 32), and from 46 ms to 18-21 ms on (8, 4, 512, 64). The price is
-compile time: both directions, float32 and float64, take 11.5 s to compile cold. Memory
-is O(T d) plus a few tiles per thread.
+compile time: both directions, float32 and float64, took 11.5 s to compile cold; on a slower
+day, 11.8-13.2 s with the per-head loops and the score product inlined into the threads'
+kernels, against 14.3-14.5 s when each was compiled on its own. Memory is O(T d) plus a few
+tiles per thread.
 
 Causal attention is aligned at the top left as PyTorch's ``is_causal`` (query i sees keys
 0..i); tiles entirely above the diagonal are skipped. A query with no allowed key gets output
