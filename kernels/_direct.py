@@ -47,12 +47,11 @@ image numbers that no output reads (at a stride, or below a later tap), and 0 x 
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit
 
 from kernels._shapes import ConvGeometry, geometry
-from kernels._threads import for_each_share
+from kernels._threads import for_each_share, share_count
 
 BLOCK = 4  # output pixels along a row, and output channels, per register block
 # The helpers are inlined into both kernels (inline="always"): compiled on their own and then
@@ -109,7 +108,7 @@ def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
     weights in (j, i, c) order; columns: the padded column of each buffer column t; output
     pixel q's run starts at t = q step_t."""
     _, c_out, ho, wo = out.shape
-    groups, og_pad, run = w_rows.shape
+    groups, _, run = w_rows.shape
     og, cg = c_out // groups, x.shape[1] // groups
     height, width = frame[2], frame[3]
     padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
@@ -164,7 +163,7 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
     its equal part of the output rows: for each output pixel's run R and channel o,
     dW[o] += grad[n, o, p, q] R, 4 pixels by 4 channels at a time."""
     _, c_out, ho, wo = grad.shape
-    shares, groups, og_pad, run = partial.shape
+    shares, groups, _, run = partial.shape
     og, cg = c_out // groups, x.shape[1] // groups
     height, width = frame[2], frame[3]
     padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
@@ -245,7 +244,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, g: ConvGeometry, out: np.ndarray) -> No
 
 def weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
     """d<grad_out, conv2d(x, w)>/dw, (O, C/groups, kh, kw)."""
-    og, shares = g.c_out // g.groups, max(1, min(numba.get_num_threads(), g.n * g.ho))
+    og, shares = g.c_out // g.groups, share_count(g.n * g.ho)
     run = g.kw * g.kh * (g.c_in // g.groups)
     partial = np.zeros((shares, g.groups, _ceil(og, BLOCK), run), x.dtype)
     columns, step_t = _buffer_columns(g)

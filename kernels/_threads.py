@@ -76,10 +76,16 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS)
 
 
+def share_count(count: int) -> int:
+    """How many shares ``for_each_share`` splits range(count) into: one per Numba thread, at
+    most one per unit. Kernels that keep an accumulator per share size them by it."""
+    return max(1, min(numba.get_num_threads(), count))
+
+
 def for_each_share(kernel: Callable[..., None], count: int, *args: object) -> None:
-    """kernel(start, stop, *args) on [0, count) split into numba.get_num_threads() equal
+    """kernel(start, stop, *args) on [0, count) split into ``share_count(count)`` equal
     shares, all at once: the last share in this thread, the others in a pool's threads."""
-    threads = max(1, min(numba.get_num_threads(), count))
+    threads = share_count(count)
     bounds = [count * t // threads for t in range(threads + 1)]
     others = [_pool().submit(kernel, start, stop, *args)
               for start, stop in zip(bounds[:-2], bounds[1:-1])]  # fmt: skip

@@ -19,9 +19,9 @@ at the end: no two threads write the same number.
 from __future__ import annotations
 
 import numpy as np
-from numba import get_num_threads, njit
+from numba import njit
 
-from kernels._threads import for_each_share
+from kernels._threads import for_each_share, share_count
 
 
 @njit(cache=True)
@@ -132,7 +132,7 @@ def nade_logits_grad(x: np.ndarray, W: np.ndarray, c: np.ndarray, V: np.ndarray,
         raise ValueError(f"nade_logits_grad: G is {G.shape} {G.dtype}, x {x.shape} {x.dtype}")
     n, D = x.shape
     H, dtype = c.shape[0], x.dtype
-    threads = max(1, min(get_num_threads(), n))
+    threads = share_count(n)
     blocks = np.linspace(0, n, threads + 1).astype(np.int64)
     dx = np.empty((n, D), dtype)
     dWt, dV = np.zeros((threads, D, H), dtype), np.zeros((threads, D, H), dtype)

@@ -1,4 +1,5 @@
-"""for_each_share: every index of the range once, on several threads, errors passed on."""
+"""for_each_share: every index of the range once, in share_count shares, on several threads,
+errors passed on."""
 
 import threading
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels._threads import for_each_share
+from kernels._threads import for_each_share, share_count
 
 
 @given(count=st.integers(0, 50), threads=st.integers(1, numba.config.NUMBA_NUM_THREADS))
@@ -17,11 +18,12 @@ def test_the_shares_cover_the_range_once_and_are_balanced(count, threads):
     numba.set_num_threads(threads)
     try:
         for_each_share(lambda start, stop, tag: shares.append((start, stop, tag)), count, "x")
+        announced = share_count(count)  # what kernels with an accumulator per share allocate
     finally:
         numba.set_num_threads(before)
     covered = sorted(i for start, stop, _ in shares for i in range(start, stop))
     assert covered == list(range(count))
-    assert len(shares) == max(1, min(threads, count))
+    assert len(shares) == max(1, min(threads, count)) == announced
     sizes = [stop - start for start, stop, _ in shares]
     assert max(sizes) - min(sizes) <= 1 and {tag for *_, tag in shares} == {"x"}
 
