@@ -35,8 +35,14 @@ def _leading(x):  # pragma: no cover (JIT)
     return max(1, x.strides[0] // x.itemsize, x.shape[1])
 
 
-@njit(cache=True)
-def gemm(alpha, a, b, beta, c, trans_a=False, trans_b=False):  # pragma: no cover (JIT)
+# One compiled version per dtype, declared: left to infer them, Numba typed each call's
+# constant flags as literals and compiled a version per combination (three per dtype).
+_VERSIONS = [types.void(dtype, *[dtype[:, :]] * 2, dtype, dtype[:, :], types.boolean,
+                        types.boolean) for dtype in (types.float32, types.float64)]  # fmt: skip
+
+
+@njit(_VERSIONS, cache=True)
+def gemm(alpha, a, b, beta, c, trans_a, trans_b):  # pragma: no cover (JIT)
     """c = alpha op(a) op(b) + beta c, op(x) = x.T if trans_x; float32 or float64, all alike.
 
     The caller guarantees the shapes and that each row is contiguous (unchecked: this runs in

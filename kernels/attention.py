@@ -97,7 +97,7 @@ def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
                 m[i] = m_new
                 for c in range(acc.shape[1]):
                     acc[i, c] *= rescale
-            gemm(one, S, v[k0:k1], one, acc)  # acc += P V_j
+            gemm(one, S, v[k0:k1], one, acc, False, False)  # acc += P V_j
         for i in range(q1 - q0):
             inverse = one / l[i] if l[i] > 0 else zero  # a row that saw no key: output 0
             for c in range(acc.shape[1]):
@@ -136,7 +136,7 @@ def _backward_head(q, k, v, out, lse, grad_out, allowed, causal, masked, block_q
                 for j in range(k_end - k0):
                     dS[i, j] = P[i, j] * (dS[i, j] - D[q0 + i])
             gemm(one, P, grad_o, one, grad_v[k0:k_end], True, False)  # dV_j += P^T dO_i
-            gemm(one, dS, k_j, one, grad_q[q0:q1])  # dQ_i += dS K_j
+            gemm(one, dS, k_j, one, grad_q[q0:q1], False, False)  # dQ_i += dS K_j
             gemm(one, dS, q_i, one, grad_k[k0:k_end], True, False)  # dK_j += dS^T Q_i
 
 
