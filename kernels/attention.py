@@ -90,19 +90,22 @@ def _forward_head(q, k, v, allowed, causal, masked, block_q, block_k, out,
             k1 = min(k0 + block_k, keys)
             S = _scores(q[q0:q1], k[k0:k1], allowed, q0, k0, causal, masked)
             for i in range(q1 - q0):
-                m_new = max(m[i], S[i].max())
-                shift = m_new if m_new > -np.inf else zero  # nothing allowed yet: P = 0
+                m_new = m[i]  # a loop, not S[i].max(): that overload took 0.5 s to compile
+                for j in range(k1 - k0):
+                    if S[i, j] > m_new:
+                        m_new = S[i, j]
+                shift = zero if m_new == -np.inf else m_new  # nothing allowed yet: P = 0
                 rescale = np.exp(m[i] - shift)
                 l[i] = l[i] * rescale + exp_shifted_sum(S[i], shift, bits)
                 m[i] = m_new
                 for c in range(acc.shape[1]):
                     acc[i, c] *= rescale
             gemm(one, S, v[k0:k1], one, acc, False, False)  # acc += P V_j
-        for i in range(q1 - q0):
-            inverse = one / l[i] if l[i] > 0 else zero  # a row that saw no key: output 0
+        for i in range(q1 - q0):  # l = 0: a row that saw no key, output 0 (a NaN stays NaN)
+            inverse = zero if l[i] == 0 else one / l[i]
             for c in range(acc.shape[1]):
                 out[q0 + i, c] = acc[i, c] * inverse
-            lse[q0 + i] = m[i] + np.log(l[i]) if l[i] > 0 else -np.inf
+            lse[q0 + i] = -np.inf if l[i] == 0 else m[i] + np.log(l[i])
 
 
 @njit(cache=True, inline="always")
@@ -129,7 +132,7 @@ def _backward_head(q, k, v, out, lse, grad_out, allowed, causal, masked, block_q
             P = _scores(q_i, k_j, allowed, q0, k0, causal, masked)
             for i in range(q1 - q0):  # rows with no allowed key are all -inf: P = 0
                 shift = lse[q0 + i]
-                exp_shifted_sum(P[i], shift if shift > -np.inf else zero, bits)
+                exp_shifted_sum(P[i], zero if shift == -np.inf else shift, bits)
             dS = np.empty_like(P)
             gemm(one, grad_o, v_j, zero, dS, False, True)  # dP = dO_i V_j^T, made dS in place
             for i in range(q1 - q0):

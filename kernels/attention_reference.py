@@ -27,7 +27,7 @@ def attention_reference(q, k, v, causal=False, mask=None, scale=None):
     unnormalised = np.exp(S - m)
     total = unnormalised.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        P = np.where(total > 0, unnormalised / total, 0)
+        P = np.where(total == 0, 0, unnormalised / total)  # a NaN stays NaN
         lse = np.log(total[..., 0]) + m[..., 0]
     return (P @ v).astype(q.dtype), lse.astype(q.dtype)
 
@@ -37,11 +37,8 @@ def attention_backward_reference(q, k, v, out, lse, grad_out, causal=False, mask
     scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
     allowed = allowed_keys(q.shape, k.shape, causal, mask)
     S = scale * (q @ np.swapaxes(k, -1, -2))
-    P = np.where(
-        allowed & np.isfinite(lse)[..., None],
-        np.exp(S - np.where(np.isfinite(lse), lse, 0)[..., None]),
-        0,
-    )
+    no_key = lse == -np.inf
+    P = np.where(allowed & ~no_key[..., None], np.exp(S - np.where(no_key, 0, lse)[..., None]), 0)
     dv = np.swapaxes(P, -1, -2) @ grad_out
     dP = grad_out @ np.swapaxes(v, -1, -2)
     D = np.sum(grad_out * out, axis=-1, keepdims=True)

@@ -78,6 +78,23 @@ def test_rows_with_no_allowed_key_give_zero_output():
     assert all(np.all(np.isfinite(g)) for g in grads)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", ["q", "k"])
+def test_a_nan_input_gives_nan_not_zero(where, dtype):
+    """A NaN score must reach the output, its lse and the gradients (a training loop stops on
+    NaN); it used to be taken for a row that saw no key, and made 0."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((1, 1, 4, 3)).astype(dtype) for _ in range(3))
+    (q if where == "q" else k)[0, 0, 1, 0] = np.nan
+    rows = [1] if where == "q" else [0, 1, 2, 3]  # a key's NaN reaches every query
+    for forward, backward in [(attention, attention_backward),
+                              (attention_reference, attention_backward_reference)]:  # fmt: skip
+        out, lse = forward(q, k, v)
+        assert np.all(np.isnan(out[0, 0, rows])) and np.all(np.isnan(lse[0, 0, rows]))
+        grad_q, _, _ = backward(q, k, v, out, lse, np.ones_like(out))
+        assert np.all(np.isnan(grad_q[0, 0, rows]))
+
+
 @pytest.mark.parametrize(
     "shapes, mask, message",
     [
