@@ -1,4 +1,5 @@
-"""C = alpha op(A) op(B) + beta C inside Numba code, by a direct call of the BLAS's gemm.
+"""C = alpha op(A) op(B) + beta C in float32 inside Numba code, by a direct call of the BLAS's
+sgemm (the attention loop, its one caller, is compiled for float32 alone).
 
 Numba's ``np.dot`` multiplies too, but it allocates its result, so accumulating (dK += dS^T Q)
 costs a temporary and a pass over it, and each call site compiles to a large block of code (a
@@ -20,12 +21,9 @@ import numpy as np
 from numba import njit, types
 from numba.extending import get_cython_function_address
 
-for _name in ("sgemm", "dgemm"):
-    llvm.add_symbol(f"scratchgen_{_name}",
-                    get_cython_function_address("scipy.linalg.cython_blas", _name))  # fmt: skip
-_SIGNATURE = types.void(*([types.voidptr] * 13))
-_sgemm = types.ExternalFunction("scratchgen_sgemm", _SIGNATURE)
-_dgemm = types.ExternalFunction("scratchgen_dgemm", _SIGNATURE)
+_ADDRESS = get_cython_function_address("scipy.linalg.cython_blas", "sgemm")
+llvm.add_symbol("scratchgen_sgemm", _ADDRESS)
+_sgemm = types.ExternalFunction("scratchgen_sgemm", types.void(*([types.voidptr] * 13)))
 _N, _T = 78, 84  # ord("N"), ord("T")
 
 
@@ -35,15 +33,12 @@ def _leading(x):  # pragma: no cover (JIT)
     return max(1, x.strides[0] // x.itemsize, x.shape[1])
 
 
-# One compiled version per dtype, declared: left to infer them, Numba typed each call's
-# constant flags as literals and compiled a version per combination (three per dtype).
-_VERSIONS = [types.void(dtype, *[dtype[:, :]] * 2, dtype, dtype[:, :], types.boolean,
-                        types.boolean) for dtype in (types.float32, types.float64)]  # fmt: skip
-
-
-@njit(_VERSIONS, cache=True)
+# One compiled version, declared: left to infer it, Numba typed each call's constant flags as
+# literals and compiled a version per combination (three).
+@njit("void(float32, float32[:, :], float32[:, :], float32, float32[:, :], boolean, boolean)",
+      cache=True)  # fmt: skip
 def gemm(alpha, a, b, beta, c, trans_a, trans_b):  # pragma: no cover (JIT)
-    """c = alpha op(a) op(b) + beta c, op(x) = x.T if trans_x; float32 or float64, all alike.
+    """c = alpha op(a) op(b) + beta c, op(x) = x.T if trans_x.
 
     The caller guarantees the shapes and that each row is contiguous (unchecked: this runs in
     the innermost loops of kernels that have checked their arguments once)."""
@@ -55,13 +50,8 @@ def gemm(alpha, a, b, beta, c, trans_a, trans_b):  # pragma: no cover (JIT)
     sizes[3], sizes[4], sizes[5] = _leading(b), _leading(a), _leading(c)
     flags = np.empty(2, dtype=np.uint8)
     flags[0], flags[1] = _T if trans_b else _N, _T if trans_a else _N
-    scalars = np.empty(2, dtype=c.dtype)
+    scalars = np.empty(2, dtype=np.float32)
     scalars[0], scalars[1] = alpha, beta
     size, flag, scalar = sizes.ctypes.data, flags.ctypes.data, scalars.ctypes.data
-    pointers = (flag, flag + 1, size, size + 4, size + 8, scalar, b.ctypes.data, size + 12,
-                a.ctypes.data, size + 16, scalar + c.itemsize, c.ctypes.data,
-                size + 20)  # fmt: skip
-    if c.itemsize == 4:
-        _sgemm(*pointers)
-    else:
-        _dgemm(*pointers)
+    _sgemm(flag, flag + 1, size, size + 4, size + 8, scalar, b.ctypes.data, size + 12,
+           a.ctypes.data, size + 16, scalar + 4, c.ctypes.data, size + 20)  # fmt: skip

@@ -24,10 +24,11 @@ on T = 512 a row's keys fit in one tile, so the online softmax rescales only for
 organisation batched each tile's products over every head in one NumPy matmul and ran the
 softmax in NumPy ufuncs, on one thread; against it the forward went from 8.5-10 ms to
 3.7-4.6 ms on (32, 4, 128, 32), and from 46 ms to 18-21 ms on (8, 4, 512, 64). The price is
-compile time: both directions, float32 and float64, took 11.5 s to compile cold; on a slower
-day, 11.8-13.2 s with the per-head loops and the score product inlined into the threads'
-kernels, against 14.3-14.5 s when each was compiled on its own. Memory is O(T d) plus a few
-tiles per thread.
+compile time: both directions, float32 and float64, took 11.8-13.2 s to compile cold, with
+the per-head loops and the score product inlined into the threads' kernels (14.3-14.5 s when
+each was compiled on its own). So the loop is compiled for float32 alone, in 4.4-5.3 s cold;
+float64 takes the same tiles in NumPy (``kernels._attention_numpy``), which in float64 is as
+fast. Memory is O(T d) plus a few tiles per thread.
 
 Causal attention is aligned at the top left as PyTorch's ``is_causal`` (query i sees keys
 0..i); tiles entirely above the diagonal are skipped. A query with no allowed key gets output
@@ -41,6 +42,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from kernels import _attention_numpy as tiles_in_numpy
 from kernels._attention_args import allowed_keys, check_attention
 from kernels._fast_exp import exp_shifted_sum
 from kernels._gemm import gemm
@@ -49,6 +51,9 @@ from kernels._threads import for_each_share, one_blas_thread_each
 __all__ = ["attention", "attention_backward", "allowed_keys"]
 
 BLOCK_Q, BLOCK_K = 128, 512
+# The loop below is compiled for float32 alone; float64 takes the same tiles in NumPy
+# (kernels._attention_numpy, whose docstring says why).
+COMPILED_DTYPE = np.float32
 
 
 @njit(cache=True, inline="always")
@@ -192,10 +197,13 @@ def attention(
     size for queries and keys alike (by default 128 queries by 512 keys).
     """
     _, args = _prepare(q, k, v, causal, mask, scale, block)
-    out = np.empty(args[0].shape[:2] + v.shape[3:], dtype=q.dtype)
-    lse = np.empty(args[0].shape[:2], dtype=q.dtype)
-    with one_blas_thread_each():
-        for_each_share(_forward, out.shape[0], *args, out, lse)
+    if q.dtype != COMPILED_DTYPE:
+        out, lse = tiles_in_numpy.forward(*args)
+    else:
+        out = np.empty(args[0].shape[:2] + v.shape[3:], dtype=q.dtype)
+        lse = np.empty(args[0].shape[:2], dtype=q.dtype)
+        with one_blas_thread_each():
+            for_each_share(_forward, out.shape[0], *args, out, lse)
     return out.reshape(q.shape[:3] + v.shape[3:]), lse.reshape(q.shape[:3])
 
 
@@ -207,10 +215,13 @@ def attention_backward(
     """(dq, dk, dv) of attention, from its output and log-sum-exp (not its probabilities)."""
     scale, args = _prepare(q, k, v, causal, mask, scale, block)
     q_scaled, k_heads, v_heads = args[:3]
-    grad_q, grad_k, grad_v = (np.zeros_like(x) for x in args[:3])
-    lse_heads = np.ascontiguousarray(lse).reshape(q_scaled.shape[:2])
-    with one_blas_thread_each():
-        for_each_share(_backward, q_scaled.shape[0], q_scaled, k_heads, v_heads, _heads(out),
-                       lse_heads, _heads(grad_out), *args[3:], grad_q, grad_k, grad_v)  # fmt: skip
+    saved = (_heads(out), np.ascontiguousarray(lse).reshape(q_scaled.shape[:2]), _heads(grad_out))
+    if q.dtype != COMPILED_DTYPE:
+        grad_q, grad_k, grad_v = tiles_in_numpy.backward(*args[:3], *saved, *args[3:])
+    else:
+        grad_q, grad_k, grad_v = (np.zeros_like(x) for x in args[:3])
+        with one_blas_thread_each():
+            for_each_share(_backward, q_scaled.shape[0], *args[:3], *saved, *args[3:], grad_q,
+                           grad_k, grad_v)  # fmt: skip
     grad_q *= scale
     return grad_q.reshape(q.shape), grad_k.reshape(k.shape), grad_v.reshape(v.shape)
