@@ -1,9 +1,11 @@
 """Cold compilation of every kernel, then loading it from Numba's on-disk cache.
 
-Two fresh processes share an empty NUMBA_CACHE_DIR: the first compiles each kernel for float32
-and float64 (one tiny call of every public function), the second finds them cached. Each
-prints its own time from before ``import kernels`` to the last call. Issue 3's target: under
-20 s cold in total.
+Two fresh processes share an empty NUMBA_CACHE_DIR: the first makes one tiny call of every
+public function in float32 and in float64, compiling whatever each dtype reaches (the direct
+convolution loop and the attention loop are compiled for float32 alone: float64 convolutions
+take im2col, float64 attention NumPy code), the second finds them cached. Each prints its own
+time from before ``import kernels`` to the last call. Issue 3's target: under 20 s cold in
+total.
 Run: python -m benchmarks.compile
 """
 

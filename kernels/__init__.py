@@ -2,7 +2,9 @@
 
 Nothing here knows about autodiff; ``scratchgen.nn.functional`` binds these kernels into the
 engine as differentiable primitives. Each kernel has a plain NumPy reference beside it
-(``*_reference``), the definition the tests hold it to.
+(``*_reference``), the definition the tests hold it to. After editing a module here, delete
+``kernels/__pycache__``: Numba's cache checks only the file of the function it compiled, not
+the files of the helpers compiled into it.
 
 Importing the package tunes two process-wide settings that the kernels' speed depends on (both
 measured on a 2-core machine, both skipped when the user has set the variables themselves):
