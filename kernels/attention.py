@@ -214,14 +214,14 @@ def attention_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """(dq, dk, dv) of attention, from its output and log-sum-exp (not its probabilities)."""
     scale, args = _prepare(q, k, v, causal, mask, scale, block)
-    q_scaled, k_heads, v_heads = args[:3]
-    saved = (_heads(out), np.ascontiguousarray(lse).reshape(q_scaled.shape[:2]), _heads(grad_out))
+    heads = args[0].shape[:2]  # (B H, Tq)
+    saved = (_heads(out), np.ascontiguousarray(lse).reshape(heads), _heads(grad_out))
     if q.dtype != COMPILED_DTYPE:
         grad_q, grad_k, grad_v = tiles_in_numpy.backward(*args[:3], *saved, *args[3:])
     else:
         grad_q, grad_k, grad_v = (np.zeros_like(x) for x in args[:3])
         with one_blas_thread_each():
-            for_each_share(_backward, q_scaled.shape[0], *args[:3], *saved, *args[3:], grad_q,
-                           grad_k, grad_v)  # fmt: skip
+            for_each_share(_backward, heads[0], *args[:3], *saved, *args[3:], grad_q, grad_k,
+                           grad_v)  # fmt: skip
     grad_q *= scale
     return grad_q.reshape(q.shape), grad_k.reshape(k.shape), grad_v.reshape(v.shape)
