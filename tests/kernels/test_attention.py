@@ -68,7 +68,7 @@ def test_causal_attention_does_not_look_ahead(t, cut, block, dtype):
     for x in (q, k, v):
         x[:, :, cut:] += rng.standard_normal(x[:, :, cut:].shape).astype(dtype)
     changed, _ = attention(q, k, v, causal=True, block=block)
-    tol = TOLERANCE[dtype] / 100  # a look at a changed input moves an output by about 1
+    tol = TOLERANCE[dtype] / 100  # an output that saw a changed input would move by about 1
     np.testing.assert_allclose(out[:, :, :cut], changed[:, :, :cut], rtol=tol, atol=tol)
 
 
