@@ -1,8 +1,9 @@
 """The tiles of ``kernels.attention`` in NumPy, every (batch, head) pair at once: the float64 path.
 
-The same two passes as the compiled loop, with the same equations (FlashAttention's forward,
-FlashAttention-2's backward; see ``kernels.attention``), but each tile's products are one
-batched matmul over all B H pairs, and the softmax is NumPy's ufuncs over the whole tile:
+The same two passes as the compiled loop, with the same equations (Dao et al.,
+"FlashAttention", 2022, Algorithm 1, forward; Dao, "FlashAttention-2", 2023, Algorithm 2,
+backward; see ``kernels.attention``), but each tile's products are one batched matmul over
+all B H pairs, and the softmax is NumPy's ufuncs over the whole tile:
 
     S = scale Q_i K_j^T (masked: -inf)    m' = max(m, rowmax S)    P = exp(S - m')
     l' = l exp(m - m') + rowsum P          acc' = acc exp(m - m') + P V_j
