@@ -2,17 +2,24 @@
 
 Nothing here knows about autodiff; ``scratchgen.nn.functional`` binds these kernels into the
 engine as differentiable primitives. Each kernel has a plain NumPy reference beside it
-(``*_reference``), the definition the tests hold it to. After editing a module here, delete
-``kernels/__pycache__``: Numba's cache checks only the file of the function it compiled, not
-the files of the helpers compiled into it.
+(``*_reference``), the definition the tests hold it to.
 
-Importing the package tunes two process-wide settings that the kernels' speed depends on (both
+Importing the package also drops Numba's cached kernels when any file here has changed
+(``kernels._cache``): Numba checks only the file of the function it compiled, not the files of
+the helpers compiled into it.
+
+And it tunes two process-wide settings that the kernels' speed depends on (both
 measured on a 2-core machine, both skipped when the user has set the variables themselves):
 """
 
 import ctypes
 import os
 import sys
+from pathlib import Path
+
+from kernels._cache import drop_stale_cache
+
+drop_stale_cache(Path(__file__).parent)
 
 # 1. OpenBLAS's workers spin after every matrix product, for 2^28 clock cycles (about 0.1 s),
 #    and on two cores that spinning took the CPU from each Numba loop between two products
