@@ -92,6 +92,17 @@ def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragm
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _row_buffers(x, frame, columns, kh, step_t, groups):  # pragma: no cover (JIT)
+    """A thread's buffers for ``_fill_rows``: the padded copy of a sample, the rows (G, T, kh,
+    Cg) and their flat view per group, and the distance from one output pixel's run to the
+    next's in that view."""
+    cg = x.shape[1] // groups
+    padded = np.empty((frame[2], frame[3], x.shape[1]), dtype=x.dtype)
+    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
+    return padded, rows, rows.reshape(groups, -1), step_t * kh * cg
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _pixel_runs(buffer, q, pixel, run):  # pragma: no cover (JIT)
     """The runs of output pixels q .. q + 3 in one group's buffer, ``pixel`` numbers apart."""
     a = q * pixel
@@ -109,12 +120,8 @@ def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
     pixel q's run starts at t = q step_t."""
     _, c_out, ho, wo = out.shape
     groups, _, run = w_rows.shape
-    og, cg = c_out // groups, x.shape[1] // groups
-    height, width = frame[2], frame[3]
-    padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
-    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
-    flat = rows.reshape(groups, -1)
-    pixel = step_t * kh * cg  # from one output pixel's run to the next's
+    og, current = c_out // groups, -1
+    padded, rows, flat, pixel = _row_buffers(x, frame, columns, kh, step_t, groups)
     tile = np.empty((BLOCK, BLOCK), dtype=out.dtype)
     for u in range(start, stop):
         n, p = u // ho, u % ho
@@ -164,12 +171,8 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
     dW[o] += grad[n, o, p, q] R, 4 pixels by 4 channels at a time."""
     _, c_out, ho, wo = grad.shape
     shares, groups, _, run = partial.shape
-    og, cg = c_out // groups, x.shape[1] // groups
-    height, width = frame[2], frame[3]
-    padded, current = np.empty((height, width, x.shape[1]), dtype=x.dtype), -1
-    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
-    flat = rows.reshape(groups, -1)
-    pixel = step_t * kh * cg
+    og, current = c_out // groups, -1
+    padded, rows, flat, pixel = _row_buffers(x, frame, columns, kh, step_t, groups)
     tile = np.zeros((BLOCK, BLOCK), dtype=grad.dtype)
     zeros = np.zeros(run + 1, dtype=x.dtype)[:run]  # typed as the runs are: a slice
     units = x.shape[0] * ho

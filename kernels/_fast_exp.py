@@ -33,8 +33,7 @@ _C5, _C6 = np.float32(0.00836892), np.float32(0.00137514)
 _LOW, _HIGH = np.float32(-88.0), np.float32(88.0)
 
 
-@njit("float32(float32[::1], float32, int32[::1])", cache=True,
-      fastmath={"contract", "reassoc", "nsz"})  # fmt: skip
+@njit(cache=True, fastmath={"contract", "reassoc", "nsz"})
 def exp_shifted_sum(row, shift, bits):  # pragma: no cover (JIT)
     """row[j] = exp(row[j] - shift) in place, for a float32 row; returns the sum. ``bits``: an
     int32 scratch array at least as long as the row."""

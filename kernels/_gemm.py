@@ -33,15 +33,19 @@ def _leading(x):  # pragma: no cover (JIT)
     return max(1, x.strides[0] // x.itemsize, x.shape[1])
 
 
-# One compiled version, declared: left to infer it, Numba typed each call's constant flags as
-# literals and compiled a version per combination (three).
-@njit("void(float32, float32[:, :], float32[:, :], float32, float32[:, :], boolean, boolean)",
-      cache=True)  # fmt: skip
+@njit(cache=True, inline="always")
 def gemm(alpha, a, b, beta, c, trans_a, trans_b):  # pragma: no cover (JIT)
     """c = alpha op(a) op(b) + beta c, op(x) = x.T if trans_x.
 
     The caller guarantees the shapes and that each row is contiguous (unchecked: this runs in
     the innermost loops of kernels that have checked their arguments once)."""
+    # bool(): Numba types a constant flag as a literal, and compiled _sgemm_call once per
+    # combination of flags (three); a declared signature would instead compile it at import
+    _sgemm_call(alpha, a, b, beta, c, bool(trans_a), bool(trans_b))
+
+
+@njit(cache=True)
+def _sgemm_call(alpha, a, b, beta, c, trans_a, trans_b):  # pragma: no cover (JIT)
     m, n = c.shape
     if m == 0 or n == 0:
         return
