@@ -97,6 +97,14 @@ def geometry(
     )
 
 
+class TransposedConv(NamedTuple):
+    """A conv_transpose2d as the input gradient of a conv2d (``adjoint``), followed by
+    ``zeros`` = (rows, columns) appended at the bottom and right, where no input reaches."""
+
+    adjoint: ConvGeometry
+    zeros: tuple[int, int]
+
+
 def transpose_geometry(
     name: str,
     x_shape: tuple[int, ...],
@@ -106,12 +114,20 @@ def transpose_geometry(
     output_padding: Any,
     dilation: Any,
     groups: int,
-) -> ConvGeometry:
+) -> TransposedConv:
     """The conv2d whose input gradient a conv_transpose2d computes.
 
     conv_transpose2d maps x (N, C_in, H, W) with weight (C_in, C_out/groups, kh, kw) to
-    (N, C_out, H_out, W_out), H_out = (H - 1) s - 2p + d (k - 1) + output_padding + 1: the
-    shape of the input of the conv2d (C_out -> C_in) that would have produced x.
+    (N, C_out, H_out, W_out), H_out = (H - 1) s - 2p + d (k - 1) + output_padding + 1, by
+    scattering: out[i s + j d - p] += w[j] x[i] (per axis). The scatter reaches output rows up
+    to (H - 1) s + d (k - 1) - p, so output_padding adds op - p rows that nothing reaches when
+    op > p, and the rows it does reach are the input gradient of a conv2d with padding p above
+    and max(p - op, 0) below, whose output has exactly H rows.
+
+    output_padding must be smaller than the stride or the dilation, as in PyTorch: below the
+    stride it picks among the input sizes a strided conv2d maps to the same output size; at
+    stride 1 and dilation d > 1 it lengthens the output by rows of zeros and the last taps'
+    reach.
     """
     if len(x_shape) != 4 or len(w_shape) != 4:
         raise ValueError(
@@ -127,12 +143,10 @@ def transpose_geometry(
     ph, pw = pair(padding, "padding")
     oph, opw = pair(output_padding, "output_padding")
     dh, dw = pair(dilation, "dilation")
-    # It picks among the output sizes that a strided conv2d maps to the same input size, so it
-    # must stay below the stride (PyTorch also admits it below the dilation at stride 1, where
-    # it only appends zeros: no conv2d has that adjoint).
-    if not (0 <= oph < sh and 0 <= opw < sw):
+    if not (0 <= oph < max(sh, dh) and 0 <= opw < max(sw, dw)):
         raise ValueError(
-            f"{name}: output_padding {output_padding} must be smaller than the stride {stride}"
+            f"{name}: output_padding {output_padding} must be smaller than the stride {stride} "
+            f"or the dilation {dilation}"
         )
     n, _, h, w = x_shape
     c_out = w_shape[1] * groups
@@ -140,10 +154,20 @@ def transpose_geometry(
     w_out = (w - 1) * sw - 2 * pw + dw * (w_shape[3] - 1) + opw + 1
     if h_out < 1 or w_out < 1:
         raise ValueError(f"{name}: output would be {h_out}x{w_out} (input {tuple(x_shape)})")
-    g = geometry(name, (n, c_out, h_out, w_out), w_shape, stride, padding, dilation, groups)
+    zeros = (max(oph - ph, 0), max(opw - pw, 0))
+    reached = (n, c_out, h_out - zeros[0], w_out - zeros[1])
+    sides = (ph, max(ph - oph, 0), pw, max(pw - opw, 0))
+    g = geometry(name, reached, w_shape, stride, sides, dilation, groups)
     if (g.ho, g.wo) != (h, w):
         raise ValueError(f"{name}: input {tuple(x_shape)} does not match this geometry")
-    return g
+    return TransposedConv(g, zeros)
+
+
+def append_zeros(out: np.ndarray, zeros: tuple[int, int]) -> np.ndarray:
+    """``out`` with rows and columns of zeros appended (a TransposedConv's unreached part)."""
+    if zeros == (0, 0):
+        return out
+    return np.pad(out, ((0, 0), (0, 0), (0, zeros[0]), (0, zeros[1])))
 
 
 def check_float(name: str, *arrays: np.ndarray) -> np.dtype:

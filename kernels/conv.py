@@ -67,7 +67,14 @@ import numpy as np
 from numba import njit
 
 from kernels import _direct as direct
-from kernels._shapes import ConvGeometry, check_float, geometry, transpose_geometry
+from kernels._shapes import (
+    ConvGeometry,
+    TransposedConv,
+    append_zeros,
+    check_float,
+    geometry,
+    transpose_geometry,
+)
 from kernels._threads import for_each_share
 
 
@@ -343,9 +350,19 @@ def conv_transpose2d(
     """The adjoint of conv2d, weight (C_in, C_out/groups, kh, kw) as in PyTorch: it spreads
     each input pixel over a kernel-sized patch of a larger output (upsampling)."""
     check_float("conv_transpose2d", x, w)
-    g = transpose_geometry("conv_transpose2d", x.shape, w.shape, stride, padding,
+    t = transpose_geometry("conv_transpose2d", x.shape, w.shape, stride, padding,
                            output_padding, dilation, groups)  # fmt: skip
-    return _input_grad(x, w, g)
+    return append_zeros(_input_grad(x, w, t.adjoint), t.zeros)
+
+
+def conv_transpose2d_as_conv2d(
+    x_shape: tuple[int, ...], w_shape: tuple[int, ...], stride: Any = 1, padding: Any = 0,
+    output_padding: Any = 0, dilation: Any = 1, groups: int = 1,
+) -> TransposedConv:  # fmt: skip
+    """The conv2d whose input gradient a conv_transpose2d is (its per-side padding and the
+    output rows and columns it reaches), and the zeros after them: what its gradients need."""
+    return transpose_geometry("conv_transpose2d", x_shape, w_shape, stride, padding,
+                              output_padding, dilation, groups)  # fmt: skip
 
 
 def conv1d(

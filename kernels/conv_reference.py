@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kernels._shapes import ConvGeometry, geometry, transpose_geometry
+from kernels._shapes import ConvGeometry, geometry, pair
 
 
 def _tap(g: ConvGeometry, i: int, j: int) -> tuple[slice, slice]:
@@ -88,12 +88,38 @@ def conv_transpose2d_reference(
     x: np.ndarray, w: np.ndarray, stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
     dilation: Any = 1, groups: int = 1,
 ) -> np.ndarray:  # fmt: skip
-    """The adjoint of conv2d: conv_transpose2d(y, w) = d<y, conv2d(x, w)>/dx."""
-    g = transpose_geometry("conv_transpose2d", x.shape, w.shape, stride, padding,
-                           output_padding, dilation, groups)  # fmt: skip
-    return conv2d_input_grad_reference(
-        x, w, (g.n, g.c_in, g.h, g.w), stride, padding, dilation, groups
-    )
+    """The scatter that defines conv_transpose2d, per axis and before cropping:
+
+        full[n, o, a s + i d, b s + j d] += sum_c w[c, o, i, j] x[n, c, a, b]
+
+    and out = full[p : p + H_out] (per axis), where rows past full's end are zeros (an
+    output_padding beyond the padding). It is the adjoint of conv2d when output_padding is
+    below the stride."""
+    sh, sw = pair(stride, "stride")
+    ph, pw = pair(padding, "padding")
+    oph, opw = pair(output_padding, "output_padding")
+    dh, dw = pair(dilation, "dilation")
+    if not (0 <= oph < max(sh, dh) and 0 <= opw < max(sw, dw)):  # PyTorch's rule
+        raise ValueError(
+            f"conv_transpose2d: output_padding {output_padding} must be smaller than the stride "
+            f"{stride} or the dilation {dilation}"
+        )
+    n, c_in, h, w_in = x.shape
+    c_out, kh, kw = w.shape[1] * groups, w.shape[2], w.shape[3]
+    reach_h, reach_w = (h - 1) * sh + dh * (kh - 1) + 1, (w_in - 1) * sw + dw * (kw - 1) + 1
+    h_out, w_out = reach_h - 2 * ph + oph, reach_w - 2 * pw + opw
+    if h_out < 1 or w_out < 1:
+        raise ValueError(f"conv_transpose2d: output would be {h_out}x{w_out}")
+    full = np.zeros((n, c_out, max(reach_h, ph + h_out), max(reach_w, pw + w_out)), x.dtype)
+    cg, og = c_in // groups, c_out // groups
+    for k in range(groups):
+        c, o = slice(k * cg, (k + 1) * cg), slice(k * og, (k + 1) * og)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + sh * (h - 1) + 1, sh)
+                cols = slice(j * dw, j * dw + sw * (w_in - 1) + 1, sw)
+                full[:, o, rows, cols] += np.einsum("ncab,co->noab", x[:, c], w[c, :, i, j])
+    return full[:, :, ph : ph + h_out, pw : pw + w_out]
 
 
 def conv1d_reference(

@@ -170,10 +170,68 @@ def test_bad_conv2d_arguments_give_one_line_errors(x_shape, w_shape, kwargs, mes
     assert "\n" not in str(error.value)
 
 
-def test_output_padding_must_stay_below_the_stride():
+@st.composite
+def transposed_geometries(draw):
+    """conv_transpose2d calls with any output_padding PyTorch admits (below the stride or the
+    dilation), half of them at or above the stride on some axis: a dilation above the stride,
+    where part of the output is rows or columns that no input reaches."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_in, c_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    beyond_stride = draw(st.booleans())
+    axes = []
+    for _ in range(2):
+        k, size = draw(st.integers(1, 3)), draw(st.integers(1, 5))
+        if beyond_stride:
+            s = draw(st.integers(1, 2))
+            d = draw(st.integers(s + 1, 3))
+            op = draw(st.integers(s, d - 1))
+        else:
+            s, d = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+            op = draw(st.integers(0, max(s, d) - 1))
+        # H_out = (H - 1) s - 2p + d (k - 1) + op + 1 >= 1
+        p = min(draw(st.integers(0, 2)), ((size - 1) * s + d * (k - 1) + op) // 2)
+        axes.append((k, size, s, d, p, op))
+    (kh, h, sh, dh, ph, oph), (kw, w, sw, dw, pw, opw) = axes
+    return dict(x_shape=(draw(st.integers(1, 2)), c_in, h, w),
+                w_shape=(c_in, c_out // groups, kh, kw), stride=(sh, sw), padding=(ph, pw),
+                output_padding=(oph, opw), dilation=(dh, dw), groups=groups)  # fmt: skip
+
+
+def transposed_args(geo):
+    return geo["stride"], geo["padding"], geo["output_padding"], geo["dilation"], geo["groups"]
+
+
+@given(geo=transposed_geometries(), dtype=dtypes, seed=seeds)
+def test_conv_transpose2d_matches_the_scatter_for_every_admitted_output_padding(geo, dtype, seed):
+    x, w = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
+    args = transposed_args(geo)
+    close(fast.conv_transpose2d(x, w, *args), ref.conv_transpose2d_reference(x, w, *args), dtype)
+
+
+@pytest.mark.parametrize(
+    "stride, dilation, output_padding",
+    [(1, 1, 1), (2, 1, 2), (2, 3, 3), ((1, 2), 1, (0, 2))],
+)
+def test_output_padding_must_stay_below_the_stride_or_the_dilation(
+    stride, dilation, output_padding
+):
     x, w = arrays(0, np.float32, (1, 2, 4, 4), (2, 1, 3, 3))
-    with pytest.raises(ValueError, match="smaller than the stride"):
-        fast.conv_transpose2d(x, w, stride=1, output_padding=1, dilation=2)
+    with pytest.raises(ValueError, match="smaller than the stride .* or the dilation"):
+        fast.conv_transpose2d(x, w, stride=stride, output_padding=output_padding,
+                              dilation=dilation)  # fmt: skip
+    with pytest.raises(ValueError, match="smaller than the stride .* or the dilation"):
+        ref.conv_transpose2d_reference(x, w, stride, 0, output_padding, dilation)
+
+
+def test_output_padding_past_the_padding_appends_zeros():
+    """Stride 1, dilation 2, output_padding 1, no padding: one more row and column than the
+    scatter reaches, and they are zero; the rest is the output without output_padding."""
+    x, w = arrays(0, np.float64, (1, 2, 4, 5), (2, 3, 3, 3))
+    out = fast.conv_transpose2d(x, w, stride=1, output_padding=1, dilation=2)
+    plain = fast.conv_transpose2d(x, w, stride=1, dilation=2)
+    assert out.shape == (1, 3, 9, 10) and plain.shape == (1, 3, 8, 9)
+    np.testing.assert_array_equal(out[:, :, :8, :9], plain)
+    assert not out[:, :, 8].any() and not out[:, :, :, 9].any()
 
 
 def test_mixed_dtypes_are_refused():

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import autodiff as ad
 from scratchgen.nn import functional as F
-from tests.kernels.test_conv import conv_geometries
+from tests.kernels.test_conv import conv_geometries, transposed_args, transposed_geometries
 
 rng = np.random.default_rng(0)
 
@@ -37,6 +37,20 @@ def test_conv_transpose2d_gradients_first_and_second_order():
 
     inputs = [normal(2, 4, 3, 3), normal(4, 3, 3, 2), normal(6)]
     assert f(*inputs).shape == (2, 6, 6, 6)
+    assert ad.gradcheck(f, inputs) and ad.gradgradcheck(f, inputs)
+
+
+@settings(max_examples=10)
+@given(geo=transposed_geometries())
+def test_conv_transpose2d_gradients_for_every_admitted_output_padding(geo):
+    """output_padding below the stride or the dilation (PyTorch's rule): both gradients and
+    their own gradients against finite differences."""
+    stride, padding, output_padding, dilation, groups = transposed_args(geo)
+
+    def f(x, w):
+        return F.conv_transpose2d(x, w, None, stride, padding, output_padding, groups, dilation)
+
+    inputs = [normal(*geo["x_shape"]), normal(*geo["w_shape"])]
     assert ad.gradcheck(f, inputs) and ad.gradgradcheck(f, inputs)
 
 

@@ -68,11 +68,33 @@ _weight_grad.defvjp(
     ),
     lambda gw, ans, x, g, weight_shape, columns=None, **p: _conv2d(x, gw, **p),
 )
-# y = conv_transpose2d(x, w) = input_grad(x, w) with the output shape it implies
-_conv_transpose2d.defvjp(
-    lambda gy, ans, x, w, output_padding, **p: _conv2d(gy, w, **p),
-    lambda gy, ans, x, w, output_padding, **p: _weight_grad(gy, x, weight_shape=w.shape, **p),
-)
+
+
+def _transpose_adjoint(gy: Tensor, x: Tensor, w: Tensor, output_padding, stride, padding,
+                       dilation, groups) -> tuple[Tensor, dict[str, Any]]:  # fmt: skip
+    """For y = conv_transpose2d(x, w): the part of gy on the rows and columns that some input
+    reaches, and the conv2d (per-side padding) whose input gradient y is there."""
+    t = _conv.conv_transpose2d_as_conv2d(x.shape, w.shape, stride, padding, output_padding,
+                                         dilation, groups)  # fmt: skip
+    g = t.adjoint
+    settings = dict(stride=stride, padding=(g.pt, g.pb, g.pl, g.pr), dilation=dilation,
+                    groups=groups)  # fmt: skip
+    return gy[:, :, : g.h, : g.w], settings
+
+
+# y = conv_transpose2d(x, w) = input_grad(x, w) on the rows it reaches, then zeros:
+# dx = conv2d(gy', w), dw = weight_grad(gy', x), with gy' the gradient on the reached rows
+def _transpose_dx(gy: Tensor, ans: Tensor, x: Tensor, w: Tensor, **p: Any) -> Tensor:
+    reached, settings = _transpose_adjoint(gy, x, w, **p)
+    return _conv2d(reached, w, **settings)
+
+
+def _transpose_dw(gy: Tensor, ans: Tensor, x: Tensor, w: Tensor, **p: Any) -> Tensor:
+    reached, settings = _transpose_adjoint(gy, x, w, **p)
+    return _weight_grad(reached, x, weight_shape=w.shape, **settings)
+
+
+_conv_transpose2d.defvjp(_transpose_dx, _transpose_dw)
 
 
 def _same_padding(kernel: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[int, ...]:
