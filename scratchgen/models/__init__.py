@@ -7,8 +7,11 @@ from scratchgen.models.base import (
     GenerativeModel,
     UnsupportedData,
     available,
+    check_settings,
     create,
+    model_settings,
     register,
 )
 
-__all__ = ["GenerativeModel", "REGISTRY", "UnsupportedData", "available", "create", "register"]
+__all__ = ["GenerativeModel", "REGISTRY", "UnsupportedData", "available", "check_settings",
+           "create", "model_settings", "register"]  # fmt: skip

@@ -13,9 +13,11 @@ prior over the classes: argmax_y log p(x | y).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,18 +25,36 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.nn import Module
+from scratchgen.settings import Seed, Setting, check_all, declared_by_signature, setting
+
+# the settings every model has, besides those its constructor declares
+COMMON_SETTINGS = {
+    "seed": setting("seed", 0, Seed),
+    "dtype": setting("dtype", "float32", Literal["float32", "float64"]),
+}
 
 
 class GenerativeModel(Module):
-    """Base class: ``info`` describes the data; ``hparams`` are the constructor's settings."""
+    """Base class: ``info`` describes the data; ``hparams`` are the constructor's settings.
+
+    A model declares its settings once, as typed keyword parameters of its constructor
+    (``latent: Size = 16``, see ``scratchgen.settings``), and passes them all on to this
+    constructor, which checks every one against its type before anything is built and keeps
+    them, with the defaults of those not given, in ``hparams``.
+    """
 
     has_exact_likelihood = False
+    registered_name: str | None = None  # set by @register
 
     def __init__(self, info: DataInfo, **hparams: Any) -> None:
         super().__init__()
-        self.info, self.hparams = info, hparams
-        self.dtype = np.dtype(hparams.get("dtype", np.float32))
-        self.rng = np.random.default_rng(hparams.get("seed", 0))
+        declared = model_settings(type(self))
+        name = self.registered_name or type(self).__name__
+        given = check_all(declared, _dtype_named(hparams), name)
+        defaults = {name: s.check(s.default, "default") for name, s in declared.items()}
+        self.info, self.hparams = info, {**defaults, **given}
+        self.dtype = np.dtype(self.hparams["dtype"])
+        self.rng = np.random.default_rng(self.hparams["seed"])
 
     def as_input(self, x: Any) -> Tensor:
         """A batch as a Tensor of the model's dtype, shape-checked against ``info``."""
@@ -80,23 +100,56 @@ class GenerativeModel(Module):
         raise NotImplementedError
 
 
+def _dtype_named(hparams: dict[str, Any]) -> dict[str, Any]:
+    """hparams with a dtype given as np.float64 (or the like) named "float64", as JSON keeps it."""
+    dtype = hparams.get("dtype")
+    if isinstance(dtype, (type, np.dtype)):  # np.dtype(None) would be float64: leave None out
+        try:
+            return {**hparams, "dtype": np.dtype(dtype).name}
+        except TypeError:
+            pass  # a type that is no dtype: the check names it
+    return hparams
+
+
+@functools.cache
+def model_settings(cls: type[GenerativeModel]) -> dict[str, Setting]:
+    """The settings of a model class: those its constructor declares, then those of each base
+    class's constructor that it passes on through **hparams, and the common seed and dtype."""
+    found: dict[str, Setting] = {}
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if klass is GenerativeModel or init is None:
+            continue
+        for name, declared in declared_by_signature(init).items():
+            found.setdefault(name, declared)  # the subclass's declaration wins
+        kinds = [p.kind for p in inspect.signature(init).parameters.values()]
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            break
+    return {**found, **COMMON_SETTINGS}
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     build: Callable[..., GenerativeModel]
     kinds: tuple[str, ...]
-    defaults: dict[str, Any]
     description: str
+
+    @property
+    def settings(self) -> dict[str, Setting]:
+        return model_settings(self.build)
 
 
 REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register(name: str, kinds: tuple[str, ...], description: str, **defaults: Any):
-    """Class decorator: make a model available by name for the data kinds it supports."""
+def register(name: str, kinds: tuple[str, ...], description: str):
+    """Class decorator: make a model available by name for the data kinds it supports. Its
+    settings are those its constructor declares."""
 
     def add(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-        REGISTRY[name] = ModelEntry(name, cls, kinds, defaults, description)
+        cls.registered_name = name
+        REGISTRY[name] = ModelEntry(name, cls, kinds, description)
         return cls
 
     return add
@@ -106,20 +159,27 @@ class UnsupportedData(ValueError):
     """A model asked to fit a kind of data it cannot model."""
 
 
-def create(name: str, info: DataInfo, **hparams: Any) -> GenerativeModel:
-    """Build model ``name`` for data described by ``info``; unknown settings are errors."""
+def entry(name: str) -> ModelEntry:
     if name not in REGISTRY:
         raise KeyError(f"unknown model {name!r}: choose from {', '.join(REGISTRY) or 'none yet'}")
-    entry = REGISTRY[name]
-    if info.kind not in entry.kinds:
+    return REGISTRY[name]
+
+
+def check_settings(name: str, hparams: dict[str, Any]) -> dict[str, Any]:
+    """Model ``name``'s settings checked against their declared types (one-line SettingError),
+    before any data is loaded or anything built; returns them in plain form."""
+    return check_all(entry(name).settings, _dtype_named(hparams), name)
+
+
+def create(name: str, info: DataInfo, **hparams: Any) -> GenerativeModel:
+    """Build model ``name`` for data described by ``info``; settings are checked first."""
+    model_entry = entry(name)
+    hparams = check_settings(name, hparams)
+    if info.kind not in model_entry.kinds:
         raise UnsupportedData(
-            f"model {name!r} handles {' or '.join(entry.kinds)} data, not {info.kind}"
+            f"model {name!r} handles {' or '.join(model_entry.kinds)} data, not {info.kind}"
         )
-    unknown = sorted(set(hparams) - set(entry.defaults) - {"seed", "dtype"})
-    if unknown:
-        raise KeyError(f"model {name!r} has no setting {', '.join(unknown)}; its settings are "
-                       f"{', '.join(sorted(entry.defaults))}")  # fmt: skip
-    return entry.build(info, **{**entry.defaults, **hparams})
+    return model_entry.build(info, **hparams)
 
 
 def available() -> dict[str, str]:

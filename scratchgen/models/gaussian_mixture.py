@@ -15,7 +15,7 @@ E and M steps of ``latent/em.py`` instead, so the two methods can be run side by
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -27,20 +27,18 @@ from scratchgen.distributions.multivariate_normal import diagonal
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.models.latent import em
 from scratchgen.nn import Parameter
+from scratchgen.settings import OneOf, Positive, Size
 
 
-@register("gaussian_mixture", ("continuous",), "mixture of Gaussians (diagonal or full)",
-          components=8, init_scale=1.0, covariance="diag")  # fmt: skip
+@register("gaussian_mixture", ("continuous",), "mixture of Gaussians (diagonal or full)")
 class GaussianMixture(GenerativeModel):
     has_exact_likelihood = True
 
-    def __init__(self, info: DataInfo, components: int = 8, init_scale: float = 1.0,
-                 covariance: str = "diag", **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, components: Size = 8, init_scale: Positive = 1.0,
+                 covariance: Annotated[str, OneOf(em.COVARIANCES)] = "diag",
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, components=components, init_scale=init_scale,
                          covariance=covariance, **hparams)  # fmt: skip
-        if covariance not in em.COVARIANCES:
-            raise ValueError(f"gaussian_mixture: covariance must be 'full' or 'diag', got "
-                             f"{covariance!r}")  # fmt: skip
         d = info.dims
         init = np.random.default_rng(hparams.get("seed", 0))
         self.covariance = covariance

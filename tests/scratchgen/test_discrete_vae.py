@@ -149,7 +149,8 @@ def test_temperature_anneals_to_its_floor():
     ({"estimator": "vimco"}, "estimator must be one of"),
     ({"baseline": "mean"}, "baseline must be one of"),
     ({"estimator": "reinforce", "baseline": "leave_one_out"}, "needs samples >= 2"),
-    ({"categories": 1}, "categories >= 2"),
+    ({"categories": 1}, "categories must be an integer from 2"),
+    ({"temperature": 0.1}, "temperature_min .* must not exceed temperature"),
 ])  # fmt: skip
 def test_bad_settings_are_one_line_errors(settings, message):
     with pytest.raises(ValueError, match=message) as error:

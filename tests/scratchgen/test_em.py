@@ -97,5 +97,5 @@ def test_em_and_gradient_descent_reach_the_same_fit():
 
 
 def test_unknown_covariance_is_a_one_line_error():
-    with pytest.raises(ValueError, match="covariance must be 'full' or 'diag'"):
+    with pytest.raises(ValueError, match="covariance must be one of 'full', 'diag'"):
         mixture(2, 2, "spherical")

@@ -259,9 +259,9 @@ def test_conditional_vae_needs_labels_and_samples_each_class():
 
 def test_bad_settings_are_one_line_errors():
     info = data.DataInfo((5,), "binary")
-    for settings, message in [({"kl": "exact"}, "kl must be 'analytic' or 'mc'"),
+    for settings, message in [({"kl": "exact"}, "kl must be one of 'analytic', 'mc'"),
                               ({"arch": "conv"}, "needs images"),
-                              ({"latent": 0}, "latent and samples must be >= 1")]:  # fmt: skip
+                              ({"latent": 0}, "latent must be an integer from 1")]:  # fmt: skip
         with pytest.raises(ValueError, match=message) as error:
             models.create("vae", info, **settings)
         assert "\n" not in str(error.value)
@@ -301,7 +301,7 @@ def test_inpainting_vae_keeps_the_given_half_and_is_surer_of_the_rest():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"inpaint": "bottom"}, "inpaint must be 'top' or 'left'"),
+    ({"inpaint": "bottom"}, "inpaint must be one of '', 'top', 'left'"),
     ({"inpaint": "top", "num_classes": 3}, "not both"),
 ])  # fmt: skip
 def test_bad_inpainting_settings_are_one_line_errors(settings, message):

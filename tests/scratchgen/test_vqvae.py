@@ -111,9 +111,9 @@ def test_vqvae_learns_the_digits_uses_its_codebook_and_samples():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"codebook": "kmeans"}, "codebook must be 'loss' or 'ema'"),
+    ({"codebook": "kmeans"}, "codebook must be one of 'loss', 'ema'"),
     ({"downsample": 3}, "divisible by 2\\^downsample = 8"),
-    ({"codes": 1}, "codes >= 2"),
+    ({"codes": 1}, "codes must be an integer from 2"),
 ])  # fmt: skip
 def test_bad_settings_are_one_line_errors(settings, message):
     with pytest.raises(ValueError, match=message) as error:

@@ -38,6 +38,7 @@ from scratchgen.models.base import register
 from scratchgen.nn import Conv2d, MaskedConv2d, ModuleList
 from scratchgen.nn import functional as F
 from scratchgen.nn.layers.masked_conv import pixelcnn_mask
+from scratchgen.settings import KernelSize, Layers, Size
 
 
 def _gate(pre: Tensor, groups: int) -> Tensor:
@@ -68,12 +69,10 @@ class RowConv(Conv2d):
         return F.conv2d(x, weight, self.bias, padding=self.padding)
 
 
-@register("gated_pixelcnn", ("binary", "categorical"), "Gated PixelCNN: no blind spot",
-          filters=32, layers=4, kernel_size=5, num_classes=0, output="auto",
-          mixtures=5)  # fmt: skip
+@register("gated_pixelcnn", ("binary", "categorical"), "Gated PixelCNN: no blind spot")
 class GatedPixelCNN(RasterImageModel):
-    def __init__(self, info: DataInfo, filters: int = 32, layers: int = 4, kernel_size: int = 5,
-                 **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, filters: Size = 32, layers: Layers = 4,
+                 kernel_size: KernelSize = 5, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, filters=filters, layers=layers, kernel_size=kernel_size, **hparams)
         if kernel_size % 2 == 0:
             raise ValueError(f"Gated PixelCNN needs an odd kernel size, got {kernel_size}")

@@ -26,6 +26,7 @@ from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import BinaryAutoregressive
 from scratchgen.models.base import register
 from scratchgen.nn import Linear, ModuleList
+from scratchgen.settings import Size
 
 
 def made_masks(d: int, hidden: Sequence[int], rng: np.random.Generator,
@@ -42,10 +43,9 @@ def made_masks(d: int, hidden: Sequence[int], rng: np.random.Generator,
     return masks
 
 
-@register("made", ("binary",), "MADE: masked MLP, order-agnostic training, mask ensembles",
-          hidden=(128, 128), num_masks=1)  # fmt: skip
+@register("made", ("binary",), "MADE: masked MLP, order-agnostic training, mask ensembles")
 class MADE(BinaryAutoregressive):
-    def __init__(self, info: DataInfo, hidden: Sequence[int] = (128, 128), num_masks: int = 1,
+    def __init__(self, info: DataInfo, hidden: Sequence[Size] = (128, 128), num_masks: Size = 1,
                  **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, hidden=list(hidden), num_masks=num_masks, **hparams)
         d, rng = info.dims, np.random.default_rng(hparams.get("seed", 0))

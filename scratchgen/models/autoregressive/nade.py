@@ -28,6 +28,7 @@ from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import BinaryAutoregressive, completion_start
 from scratchgen.models.base import register
 from scratchgen.nn import Parameter, init
+from scratchgen.settings import Size
 
 
 def _composite_logits(x: Tensor, W: Tensor, c: Tensor, V: Tensor, b: Tensor) -> Tensor:
@@ -49,9 +50,9 @@ def _logits_vjp(G, ans, *inputs):
 _nade_logits = ad.primitive(_kernel.nade_logits, name="nade_logits").defvjp_joint(_logits_vjp)
 
 
-@register("nade", ("binary",), "NADE: one hidden layer shared across conditionals", hidden=64)
+@register("nade", ("binary",), "NADE: one hidden layer shared across conditionals")
 class NADE(BinaryAutoregressive):
-    def __init__(self, info: DataInfo, hidden: int = 64, **hparams: Any) -> None:
+    def __init__(self, info: DataInfo, hidden: Size = 64, **hparams: Any) -> None:
         super().__init__(info, hidden=hidden, **hparams)
         d, rng = info.dims, np.random.default_rng(hparams.get("seed", 0))
         self.W = Parameter(init.normal(rng, (hidden, d), 1 / np.sqrt(d), self.dtype))

@@ -23,14 +23,13 @@ from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.raster import RasterImageModel
 from scratchgen.models.base import register
 from scratchgen.nn import MaskedConv2d, ModuleList
+from scratchgen.settings import KernelSize, Layers, Size
 
 
-@register("pixelcnn", ("binary", "categorical"), "PixelCNN: masked convolutions, raster order",
-          filters=32, layers=4, kernel_size=7, num_classes=0, output="auto",
-          mixtures=5)  # fmt: skip
+@register("pixelcnn", ("binary", "categorical"), "PixelCNN: masked convolutions, raster order")
 class PixelCNN(RasterImageModel):
-    def __init__(self, info: DataInfo, filters: int = 32, layers: int = 4, kernel_size: int = 7,
-                 **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, filters: Size = 32, layers: Layers = 4,
+                 kernel_size: KernelSize = 7, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, filters=filters, layers=layers, kernel_size=kernel_size, **hparams)
         C, rng = info.shape[0], np.random.default_rng(hparams.get("seed", 0))
 

@@ -24,7 +24,7 @@ its share. Sampling fills the image value by value in generation order, one pass
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.special import expit  # sigmoid without overflow
@@ -36,13 +36,15 @@ from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import completion_start
 from scratchgen.models.base import GenerativeModel
 from scratchgen.nn import Embedding
+from scratchgen.settings import Classes, Size
 
 
 class RasterImageModel(GenerativeModel):
     has_exact_likelihood = True
 
-    def __init__(self, info: DataInfo, filters: int, num_classes: int = 0, output: str = "auto",
-                 mixtures: int = 5, **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, filters: int, num_classes: Classes = 0,
+                 output: Literal["auto", "logistic_mixture"] = "auto", mixtures: Size = 5,
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, filters=filters, num_classes=num_classes, output=output,
                          mixtures=mixtures, **hparams)  # fmt: skip
         name = type(self).__name__
@@ -52,8 +54,6 @@ class RasterImageModel(GenerativeModel):
             raise ValueError(
                 f"{name}: filters={filters} must split into {info.shape[0]} colour groups"
             )
-        if output not in ("auto", "logistic_mixture"):
-            raise ValueError(f"{name}: output must be 'auto' or 'logistic_mixture', got {output!r}")
         if output == "logistic_mixture" and info.kind != "categorical":
             raise ValueError(f"{name}: a logistic mixture models categorical (grey-level) data")
         self.levels = 2 if info.kind == "binary" else info.levels

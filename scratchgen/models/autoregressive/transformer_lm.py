@@ -14,7 +14,7 @@ Symbols: V vocabulary size, T block size, d model width.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,23 +25,22 @@ from scratchgen.models.autoregressive.base import prompt_start
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import Embedding, LayerNorm, Linear, ModuleList, TransformerBlock
 from scratchgen.nn.layers.embedding import sinusoidal_embedding
+from scratchgen.settings import Layers, Size
 
 
-@register("transformer", ("categorical",), "character Transformer (GPT-style), KV-cache sampling",
-          d_model=64, n_head=4, n_layer=2, positions="learned")  # fmt: skip
+@register("transformer", ("categorical",), "character Transformer (GPT-style), KV-cache sampling")
 class TransformerLM(GenerativeModel):
     has_exact_likelihood = True
 
-    def __init__(self, info: DataInfo, d_model: int = 64, n_head: int = 4, n_layer: int = 2,
-                 positions: str = "learned", **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, d_model: Size = 64, n_head: Size = 4, n_layer: Layers = 2,
+                 positions: Literal["learned", "sinusoidal"] = "learned",
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, d_model=d_model, n_head=n_head, n_layer=n_layer,
                          positions=positions, **hparams)  # fmt: skip
         if len(info.shape) != 1:
             raise ValueError(
                 f"the Transformer models sequences (T,), not examples of shape {info.shape}"
             )
-        if positions not in ("learned", "sinusoidal"):
-            raise ValueError(f"positions must be 'learned' or 'sinusoidal', got {positions!r}")
         rng = np.random.default_rng(hparams.get("seed", 0))
         self.V, self.T = info.levels, info.shape[0]
         self.token = Embedding(self.V + 1, d_model, rng=rng, dtype=self.dtype)  # + start token

@@ -25,19 +25,19 @@ from scratchgen.models.autoregressive.base import prompt_start
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import CausalConv1d, ModuleList
 from scratchgen.nn import functional as F
+from scratchgen.settings import KernelSize, Layers, Size
 
 
 def _pointwise(c_in: int, c_out: int, rng: np.random.Generator, dtype: Any) -> CausalConv1d:
     return CausalConv1d(c_in, c_out, 1, rng=rng, dtype=dtype)
 
 
-@register("wavenet", ("categorical",), "WaveNet: gated causal dilated convolutions",
-          channels=32, layers=6, kernel_size=2)  # fmt: skip
+@register("wavenet", ("categorical",), "WaveNet: gated causal dilated convolutions")
 class WaveNet(GenerativeModel):
     has_exact_likelihood = True
 
-    def __init__(self, info: DataInfo, channels: int = 32, layers: int = 6, kernel_size: int = 2,
-                 **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, channels: Size = 32, layers: Layers = 6,
+                 kernel_size: KernelSize = 2, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, channels=channels, layers=layers, kernel_size=kernel_size, **hparams)
         if len(info.shape) != 1:
             raise ValueError(f"WaveNet models sequences (T,), not examples of shape {info.shape}")

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -42,43 +42,41 @@ from scratchgen.data import DataInfo
 from scratchgen.estimators import gumbel_softmax
 from scratchgen.models.base import register
 from scratchgen.models.latent.base import LatentVariableModel
-from scratchgen.models.latent.networks import Decoder, Encoder
+from scratchgen.models.latent.networks import ARCHITECTURES, Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
 from scratchgen.nn import MLP
+from scratchgen.settings import NonNegative, OneOf, Positive, Range, Size
 
 ESTIMATORS = ("reinforce", "gumbel", "straight_through")
 BASELINES = ("none", "leave_one_out", "nvil")
 NVIL_DECAY = 0.8  # Mnih & Gregor's alpha for the running mean and variance
 
 
-@register("discrete_vae", ("binary", "categorical", "continuous"),
-          "VAE with categorical latents: REINFORCE (+ baselines, NVIL), Gumbel-softmax, "
-          "straight-through", groups=10, categories=10, hidden=(256, 256), arch="mlp",
-          filters=32, estimator="gumbel", baseline="nvil", samples=1, temperature=1.0,
-          temperature_min=0.5, anneal_rate=1e-4, eval_samples=100)  # fmt: skip
+@register(
+    "discrete_vae",
+    ("binary", "categorical", "continuous"),
+    "VAE with categorical latents: REINFORCE (+ baselines, NVIL), Gumbel-softmax, straight-through",
+)
 class DiscreteVAE(LatentVariableModel):
-    def __init__(self, info: DataInfo, groups: int = 10, categories: int = 10,
-                 hidden: Sequence[int] = (256, 256), arch: str = "mlp", filters: int = 32,
-                 estimator: str = "gumbel", baseline: str = "nvil", samples: int = 1,
-                 temperature: float = 1.0, temperature_min: float = 0.5,
-                 anneal_rate: float = 1e-4, eval_samples: int = 100,
+    def __init__(self, info: DataInfo, groups: Size = 10,
+                 categories: Annotated[int, Range(2, 4096)] = 10,
+                 hidden: Sequence[Size] = (256, 256),
+                 arch: Annotated[str, OneOf(ARCHITECTURES)] = "mlp", filters: Size = 32,
+                 estimator: Annotated[str, OneOf(ESTIMATORS)] = "gumbel",
+                 baseline: Annotated[str, OneOf(BASELINES)] = "nvil", samples: Size = 1,
+                 temperature: Positive = 1.0, temperature_min: Positive = 0.5,
+                 anneal_rate: NonNegative = 1e-4, eval_samples: Size = 100,
                  **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, groups=groups, categories=categories, hidden=list(hidden),
                          arch=arch, filters=filters, estimator=estimator, baseline=baseline,
                          samples=samples, temperature=temperature,
                          temperature_min=temperature_min, anneal_rate=anneal_rate,
                          eval_samples=eval_samples, **hparams)  # fmt: skip
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"discrete_vae: estimator must be one of {', '.join(ESTIMATORS)}, "
-                             f"got {estimator!r}")  # fmt: skip
-        if baseline not in BASELINES:
-            raise ValueError(f"discrete_vae: baseline must be one of {', '.join(BASELINES)}, "
-                             f"got {baseline!r}")  # fmt: skip
         if baseline == "leave_one_out" and samples < 2 and estimator == "reinforce":
             raise ValueError("discrete_vae: the leave-one-out baseline needs samples >= 2")
-        if min(groups, samples) < 1 or categories < 2 or not 0 < temperature_min <= temperature:
-            raise ValueError("discrete_vae: groups and samples must be >= 1, categories >= 2, "
-                             "and 0 < temperature_min <= temperature")  # fmt: skip
+        if temperature_min > temperature:
+            raise ValueError(f"discrete_vae: temperature_min ({temperature_min}) must not exceed "
+                             f"temperature ({temperature})")  # fmt: skip
         rng = np.random.default_rng(hparams.get("seed", 0))
         self.G, self.K = groups, categories
         self.observation = Observation(info, self.dtype)

@@ -16,7 +16,7 @@ where the codes of the data are instead of asking them to fill a unit ball.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,23 +25,24 @@ from autodiff import Tensor
 from scratchgen import distributions as D
 from scratchgen.data import DataInfo
 from scratchgen.models.base import register
-from scratchgen.models.latent.vae import _SETTINGS, VAE
+from scratchgen.models.latent.vae import VAE
 from scratchgen.nn import Parameter
+from scratchgen.settings import Size
 
 
-@register("gmvae", ("binary", "categorical", "continuous"),
-          "VAE with a learned mixture-of-Gaussians prior, its KL by Monte Carlo",
-          **{**_SETTINGS, "kl": "mc", "prior_components": 10})  # fmt: skip
+@register(
+    "gmvae",
+    ("binary", "categorical", "continuous"),
+    "VAE with a learned mixture-of-Gaussians prior, its KL by Monte Carlo",
+)
 class GMVAE(VAE):
-    def __init__(self, info: DataInfo, prior_components: int = 10, **settings: Any) -> None:
-        settings.setdefault("kl", "mc")
-        if settings["kl"] != "mc" or settings.get("free_bits", 0.0):
-            raise ValueError("gmvae: the KL to a mixture prior has no closed form and does not "
-                             "split by dimension: use kl='mc' and no free_bits")  # fmt: skip
-        if prior_components < 1:
-            raise ValueError(f"gmvae: prior_components must be >= 1, got {prior_components}")
-        super().__init__(info, **settings)
-        self.hparams["prior_components"] = prior_components
+    def __init__(self, info: DataInfo, prior_components: Size = 10, kl: Literal["mc"] = "mc",
+                 **settings: Any) -> None:  # fmt: skip
+        # the KL to a mixture has no closed form (hence kl="mc") and does not split by dimension
+        if settings.get("free_bits", 0.0):
+            raise ValueError("gmvae: the KL to a mixture prior does not split by dimension, so "
+                             "free_bits cannot apply; leave it at 0")  # fmt: skip
+        super().__init__(info, prior_components=prior_components, kl=kl, **settings)
         rng = np.random.default_rng([settings.get("seed", 0), 3])
         self.prior_logits = Parameter(np.zeros(prior_components), dtype=self.dtype)
         self.prior_means = Parameter(rng.standard_normal((prior_components, self.latent)),

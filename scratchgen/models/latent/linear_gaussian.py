@@ -22,7 +22,7 @@ whose encoder is linear, q(z | x) = N(A x + c, diag s^2) (``objective="elbo"``).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -33,22 +33,23 @@ from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.latent.base import LatentVariableModel, standard_normal
 from scratchgen.nn import Parameter
+from scratchgen.settings import Size
 
 _LOG_2PI = math.log(2 * math.pi)
 
 
-@register("linear_gaussian", ("continuous",),
-          "probabilistic PCA: exact log p(x) and posterior; ML or ELBO training",
-          latent=2, objective="likelihood")  # fmt: skip
+@register(
+    "linear_gaussian",
+    ("continuous",),
+    "probabilistic PCA: exact log p(x) and posterior; ML or ELBO training",
+)
 class LinearGaussian(LatentVariableModel):
     has_exact_likelihood = True
 
-    def __init__(self, info: DataInfo, latent: int = 2, objective: str = "likelihood",
+    def __init__(self, info: DataInfo, latent: Size = 2,
+                 objective: Literal["likelihood", "elbo"] = "likelihood",
                  **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, latent=latent, objective=objective, **hparams)
-        if objective not in ("likelihood", "elbo"):
-            raise ValueError(f"LinearGaussian: objective must be 'likelihood' or 'elbo', got "
-                             f"{objective!r}")  # fmt: skip
         d, rng = info.dims, np.random.default_rng(hparams.get("seed", 0))
         self.latent = latent
         self.W = Parameter(rng.standard_normal((d, latent)) / np.sqrt(latent), dtype=self.dtype)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from scratchgen.models.latent import bounds
 from scratchgen.models.latent.base import LatentVariableModel, gaussian_posterior, standard_normal
 from scratchgen.models.latent.networks import Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
+from scratchgen.settings import NonNegative, Range, Size
 
 
 def few_labels(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
@@ -54,20 +55,20 @@ def few_labels(labels: np.ndarray, per_class: int, seed: int = 0) -> np.ndarray:
     return kept
 
 
-@register("m2", ("binary", "categorical", "continuous"),
-          "semi-supervised VAE (Kingma et al. 2014, M2): labels as a partly observed latent",
-          latent=16, hidden=(256,), num_classes=10, labels_per_class=10, alpha=100.0,
-          eval_samples=100)  # fmt: skip
+@register(
+    "m2",
+    ("binary", "categorical", "continuous"),
+    "semi-supervised VAE (Kingma et al. 2014, M2): labels as a partly observed latent",
+)
 class SemiSupervisedVAE(LatentVariableModel):
-    def __init__(self, info: DataInfo, latent: int = 16, hidden: Sequence[int] = (256,),
-                 num_classes: int = 10, labels_per_class: int = 10, alpha: float = 100.0,
-                 eval_samples: int = 100, **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, latent: Size = 16, hidden: Sequence[Size] = (256,),
+                 num_classes: Annotated[int, Range(2, 4096)] = 10,
+                 labels_per_class: Annotated[int, Range(1, 10**6)] = 10,
+                 alpha: NonNegative = 100.0, eval_samples: Size = 100,
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, latent=latent, hidden=list(hidden), num_classes=num_classes,
                          labels_per_class=labels_per_class, alpha=alpha,
                          eval_samples=eval_samples, **hparams)  # fmt: skip
-        if num_classes < 2 or labels_per_class < 1 or alpha < 0:
-            raise ValueError("m2: num_classes >= 2, labels_per_class >= 1 and alpha >= 0 are "
-                             "needed")  # fmt: skip
         rng = np.random.default_rng(hparams.get("seed", 0))
         self.latent, self.K = latent, num_classes
         self.observation = Observation(info, self.dtype)

@@ -36,7 +36,7 @@ L_k(x_i), whose gradient weighs the k samples by their normalised importance wei
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -47,34 +47,29 @@ from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.latent import bounds
 from scratchgen.models.latent.base import LatentVariableModel, gaussian_posterior, standard_normal
-from scratchgen.models.latent.networks import Decoder, Encoder
+from scratchgen.models.latent.networks import ARCHITECTURES, Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
-
-_SETTINGS = dict(latent=16, hidden=(256, 256), arch="mlp", filters=32, beta=1.0, kl="analytic",
-                 warmup=0, free_bits=0.0, num_classes=0, inpaint="", samples=1,
-                 eval_samples=100)  # fmt: skip
+from scratchgen.settings import Classes, NonNegative, OneOf, Size, Steps
 
 
-@register("vae", ("binary", "categorical", "continuous"),
-          "VAE: Gaussian latents, reparameterised ELBO (beta, warm-up, free bits, conditional)",
-          **_SETTINGS)  # fmt: skip
+@register(
+    "vae",
+    ("binary", "categorical", "continuous"),
+    "VAE: Gaussian latents, reparameterised ELBO (beta, warm-up, free bits, conditional)",
+)
 class VAE(LatentVariableModel):
     objective = "elbo"
 
-    def __init__(self, info: DataInfo, latent: int = 16, hidden: Sequence[int] = (256, 256),
-                 arch: str = "mlp", filters: int = 32, beta: float = 1.0, kl: str = "analytic",
-                 warmup: int = 0, free_bits: float = 0.0, num_classes: int = 0,
-                 inpaint: str = "", samples: int = 1, eval_samples: int = 100,
-                 **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, latent: Size = 16, hidden: Sequence[Size] = (256, 256),
+                 arch: Annotated[str, OneOf(ARCHITECTURES)] = "mlp", filters: Size = 32,
+                 beta: NonNegative = 1.0, kl: Literal["analytic", "mc"] = "analytic",
+                 warmup: Steps = 0, free_bits: NonNegative = 0.0, num_classes: Classes = 0,
+                 inpaint: Literal["", "top", "left"] = "", samples: Size = 1,
+                 eval_samples: Size = 100, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, latent=latent, hidden=list(hidden), arch=arch, filters=filters,
                          beta=beta, kl=kl, warmup=warmup, free_bits=free_bits,
                          num_classes=num_classes, inpaint=inpaint, samples=samples,
                          eval_samples=eval_samples, **hparams)  # fmt: skip
-        if kl not in ("analytic", "mc"):
-            raise ValueError(f"{type(self).__name__}: kl must be 'analytic' or 'mc', got {kl!r}")
-        if latent < 1 or samples < 1 or beta < 0 or free_bits < 0 or warmup < 0:
-            raise ValueError(f"{type(self).__name__}: latent and samples must be >= 1, beta, "
-                             "free_bits and warmup >= 0")  # fmt: skip
         self.observed = observed_half(info, inpaint)
         if inpaint and num_classes:
             raise ValueError(f"{type(self).__name__}: condition on classes or on half the image "
@@ -232,9 +227,9 @@ def observed_half(info: DataInfo, inpaint: str) -> np.ndarray:
     mask = np.zeros(info.shape, dtype=bool)
     if not inpaint:
         return mask
-    if inpaint not in ("top", "left") or len(info.shape) != 3:
-        raise ValueError(f"inpaint must be 'top' or 'left' for images (C, H, W), got "
-                         f"{inpaint!r} for examples of shape {info.shape}")  # fmt: skip
+    if len(info.shape) != 3:
+        raise ValueError(f"inpaint={inpaint!r} needs images (C, H, W), not examples of shape "
+                         f"{info.shape}")  # fmt: skip
     _, H, W = info.shape
     if inpaint == "top":
         mask[:, : H // 2] = True
@@ -243,8 +238,13 @@ def observed_half(info: DataInfo, inpaint: str) -> np.ndarray:
     return mask
 
 
-@register("iwae", ("binary", "categorical", "continuous"),
-          "IWAE: the VAE trained on the importance-weighted bound with k = samples",
-          **{**_SETTINGS, "samples": 5})  # fmt: skip
+@register(
+    "iwae",
+    ("binary", "categorical", "continuous"),
+    "IWAE: the VAE trained on the importance-weighted bound with k = samples",
+)
 class IWAE(VAE):
     objective = "iwae"
+
+    def __init__(self, info: DataInfo, samples: Size = 5, **settings: Any) -> None:
+        super().__init__(info, samples=samples, **settings)

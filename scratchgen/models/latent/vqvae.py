@@ -36,7 +36,7 @@ codes k(x), KL(q || p) = -log p_prior(k(x)), and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from scratchgen.models.base import GenerativeModel, register
 from scratchgen.models.latent.networks import images_to_outputs
 from scratchgen.models.latent.observation import Observation
 from scratchgen.nn import Conv2d, ConvTranspose2d, Parameter, ReLU, Sequential
+from scratchgen.settings import Layers, NonNegative, OneOf, Range, Size
 
 CODEBOOKS = ("loss", "ema")
 
@@ -58,27 +59,27 @@ def nearest_codes(vectors: np.ndarray, codebook: np.ndarray) -> np.ndarray:
     return np.argmin(distances, axis=1)
 
 
-@register("vqvae", ("binary", "categorical", "continuous"),
-          "VQ-VAE: a codebook, straight-through gradients, and a PixelCNN prior over the codes",
-          codes=32, code_dim=16, filters=32, downsample=2, beta=0.25, codebook="ema",
-          decay=0.99, revive=True, prior_filters=32, prior_layers=3)  # fmt: skip
+@register(
+    "vqvae",
+    ("binary", "categorical", "continuous"),
+    "VQ-VAE: a codebook, straight-through gradients, and a PixelCNN prior over the codes",
+)
 class VQVAE(GenerativeModel):
-    def __init__(self, info: DataInfo, codes: int = 32, code_dim: int = 16, filters: int = 32,
-                 downsample: int = 2, beta: float = 0.25, codebook: str = "ema",
-                 decay: float = 0.99, revive: bool = True, prior_filters: int = 32,
-                 prior_layers: int = 3, **hparams: Any) -> None:  # fmt: skip
+    def __init__(self, info: DataInfo, codes: Annotated[int, Range(2, 4096)] = 32,
+                 code_dim: Size = 16, filters: Size = 32,
+                 downsample: Annotated[int, Range(1, 6)] = 2, beta: NonNegative = 0.25,
+                 codebook: Annotated[str, OneOf(CODEBOOKS)] = "ema",
+                 decay: Annotated[float, Range(0, 1, above=True, below=True)] = 0.99,
+                 revive: bool = True, prior_filters: Size = 32, prior_layers: Layers = 3,
+                 **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, codes=codes, code_dim=code_dim, filters=filters,
                          downsample=downsample, beta=beta, codebook=codebook, decay=decay,
                          revive=revive, prior_filters=prior_filters, prior_layers=prior_layers,
                          **hparams)  # fmt: skip
-        if codebook not in CODEBOOKS:
-            raise ValueError(f"vqvae: codebook must be 'loss' or 'ema', got {codebook!r}")
         scale = 2**downsample
         if len(info.shape) != 3 or info.shape[1] % scale or info.shape[2] % scale:
             raise ValueError(f"vqvae: needs images (C, H, W) with H and W divisible by "
                              f"2^downsample = {scale}, got {info.shape}")  # fmt: skip
-        if codes < 2 or downsample < 1 or not 0 < decay < 1:
-            raise ValueError("vqvae: codes >= 2, downsample >= 1 and 0 < decay < 1 are needed")
         rng = np.random.default_rng(hparams.get("seed", 0))
         C, H, W = info.shape
         F, dt = filters, self.dtype
