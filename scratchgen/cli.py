@@ -1,16 +1,21 @@
 """The ``scratchgen`` command line.
 
-    scratchgen list
+    scratchgen list [MODEL]
     scratchgen train MODEL --data DATASET [--steps N] [--seed S] [--out DIR] [--set k=v ...]
                      [--resume]
     scratchgen sample DIR [--n N] [--seed S] --out FILE.npy|FILE.png
     scratchgen eval DIR [--data DATASET|FILE]
-    scratchgen tour [--out DIR] [--quick]
+    scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--list]
 
 A run folder holds checkpoint.npz, trainer.json, config.json, metrics.json, metrics.jsonl,
-samples.npy and samples.png (and samples.txt for text). User mistakes end in one line on
-stderr and exit status 2, never a traceback; a run whose loss diverges stops with exit status 1
-and its last good checkpoint.
+samples.npy and samples.png (and samples.txt for text). Exit status:
+
+- 2, with one line on stderr and never a traceback: a user mistake (a setting of the wrong
+  type or out of range, an unknown name, an unreadable file, a run folder in use);
+- 1: training stopped (the loss diverged, or a file could not be written), the last good
+  checkpoint kept;
+- 130: Ctrl-C; during training, after a checkpoint at the step reached, which --resume
+  continues as if there had been no interruption.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -38,7 +43,8 @@ class _Parser(argparse.ArgumentParser):
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="scratchgen", description="Deep generative models from scratch.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="models and datasets")
+    listing = commands.add_parser("list", help="models and datasets, or one model's settings")
+    listing.add_argument("model", nargs="?", help="show this model's settings")
 
     train = commands.add_parser("train", help="train a model on a dataset")
     train.add_argument("model")
@@ -68,6 +74,10 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a command: reported in one line, exit status 130."""
+
+
 # ---------------------------------------------------------------------- helpers
 def _parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
     """key=value pairs; values are read as JSON when they parse (numbers, true, null)."""
@@ -84,11 +94,10 @@ def _parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from scratchgen.train import TrainConfig
+    from scratchgen.train.trainer import TRAIN_SETTINGS
 
-    train_keys = {f.name for f in fields(TrainConfig)}
-    model = {k: v for k, v in settings.items() if k not in train_keys}
-    return model, {k: v for k, v in settings.items() if k in train_keys}
+    model = {k: v for k, v in settings.items() if k not in TRAIN_SETTINGS}
+    return model, {k: v for k, v in settings.items() if k in TRAIN_SETTINGS}
 
 
 def load_run(folder: Path):
@@ -96,17 +105,28 @@ def load_run(folder: Path):
     (EMA) weights are used when the run kept them."""
     from scratchgen import data as data_module
     from scratchgen import models
+    from scratchgen.train import CheckpointError
     from scratchgen.train.checkpoint import load_arrays, load_json
 
     config = load_json(folder / "config.json")
-    info = data_module.DataInfo(tuple(config["info"]["shape"]), config["info"]["kind"],
-                                config["info"]["levels"])  # fmt: skip
-    model = models.create(config["model"], info, **config["hparams"])
-    arrays = load_arrays(folder / "checkpoint.npz")
+    try:
+        info = data_module.DataInfo(tuple(config["info"]["shape"]), config["info"]["kind"],
+                                    config["info"]["levels"])  # fmt: skip
+        name, hparams = config["model"], dict(config["hparams"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{folder / 'config.json'}: not the config of a run "
+                              f"({type(error).__name__}: {error})") from None  # fmt: skip
+    model = models.create(name, info, **hparams)
+    path = folder / "checkpoint.npz"
+    arrays = load_arrays(path)
     prefix = "ema/" if any(k.startswith("ema/") for k in arrays) else "model/"
     weights = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
     buffers = {k.removeprefix("model/"): v for k, v in arrays.items() if k.startswith("model/")}
-    model.load_state_dict({**buffers, **weights})
+    try:
+        model.load_state_dict({**buffers, **weights})
+    except (KeyError, ValueError) as error:
+        raise CheckpointError(f"{path} does not fit the {name} model that config.json "
+                              f"describes: {error.args[0]}") from None  # fmt: skip
     return model.eval(), config
 
 
@@ -154,9 +174,18 @@ def _kl_gap(dataset, metrics: dict[str, float]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------- commands
-def _cmd_list() -> None:
+def _cmd_list(model: str | None) -> None:
     from scratchgen import data, models
 
+    if model is not None:
+        from scratchgen.models.base import entry
+
+        print(f"{model}: {models.available()[entry(model).name]}")
+        for name, declared in models.model_settings(entry(model).build).items():
+            default = json.dumps(list(declared.default) if declared.kind is list
+                                 else declared.default)  # fmt: skip
+            print(f"  {name:18s} {default:14s} {declared.allowed()}")
+        return
     print("models:")
     for name, description in models.available().items():
         print(f"  {name:20s} {description}")
@@ -166,45 +195,80 @@ def _cmd_list() -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from scratchgen import data, models
-    from scratchgen.train import TrainConfig, Trainer
-    from scratchgen.train.checkpoint import load_json, save_json
+    from scratchgen import models
+    from scratchgen.train import TrainConfig, folder_lock
 
     out = args.out or Path("runs") / f"{args.model}-{Path(args.data).stem}"
-    if args.resume:
-        if args.set:
-            raise UsageError(
-                "scratchgen train: a resumed run keeps its settings; only --steps may change "
-                "(start a new run with --out to change others)"
-            )
-        saved = load_json(out / "config.json")
-        model_name, data_name = saved["model"], saved["data"]
-        hparams, train_settings = saved["hparams"], saved["train"]
-        if args.model != model_name:
-            raise UsageError(f"scratchgen train: {out} holds a {model_name} run, not {args.model}")
-    else:
-        if (out / "checkpoint.npz").exists():
+    if args.resume and args.set:
+        raise UsageError(
+            "scratchgen train: a resumed run keeps its settings; only --steps may change "
+            "(start a new run with --out to change others)"
+        )
+    if not args.resume:  # every setting is checked before any data is loaded or folder made
+        settings = _parse_settings(args.set)
+        seed = settings.pop("seed", args.seed)  # --set seed=S is --seed S: data order and model
+        hparams, train_settings = _split_settings(settings)
+        train_settings["seed"] = seed
+        hparams["seed"] = seed
+        if args.steps is not None:
+            if "steps" in train_settings:
+                raise UsageError("scratchgen train: give steps once: --steps N or --set steps=N")
+            train_settings["steps"] = args.steps
+        run = (args.model, args.data, models.check_settings(args.model, hparams),
+               TrainConfig.from_dict(train_settings))  # fmt: skip
+    with folder_lock(out):
+        if args.resume:
+            run = _resumed_run(args, out)
+        elif (out / "checkpoint.npz").exists():
             raise UsageError(
                 f"scratchgen train: {out} already holds a run; use --resume or another --out"
             )
-        model_name, data_name = args.model, args.data
-        hparams, train_settings = _split_settings(_parse_settings(args.set))
-        train_settings["seed"] = args.seed
-        hparams.setdefault("seed", args.seed)
+        _train_in(out, *run, args)
+
+
+def _resumed_run(args: argparse.Namespace, out: Path) -> tuple[str, str, dict, Any]:
+    """(model, data, model settings, TrainConfig) of the run in ``out``, --steps applied."""
+    from scratchgen.train import TrainConfig
+    from scratchgen.train.checkpoint import load_json
+
+    saved = load_json(out / "config.json")
+    if args.model != saved["model"]:
+        raise UsageError(f"scratchgen train: {out} holds a {saved['model']} run, not {args.model}")
+    train_settings = dict(saved["train"])
     if args.steps is not None:
         train_settings["steps"] = args.steps
+    return saved["model"], saved["data"], saved["hparams"], TrainConfig.from_dict(train_settings)
+
+
+def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any], config: Any,
+              args: argparse.Namespace) -> None:  # fmt: skip
+    """Train (or resume) the run in ``out``, whose lock this process holds, and write its
+    metrics and samples."""
+    from scratchgen import data, models
+    from scratchgen.train import Trainer, TrainingInterrupted
+    from scratchgen.train.checkpoint import save_json
+
     dataset = data.load(data_name)
     model = models.create(model_name, dataset.info, **hparams)
-    config = TrainConfig.from_dict(train_settings)
     trainer = Trainer(model, dataset, config, out, progress=not args.quiet)
     if args.resume:
         trainer.load(out)
+        if trainer.step >= config.steps:
+            raise UsageError(f"scratchgen train: the run in {out} is already at step "
+                             f"{trainer.step}; give --steps above it to train on")  # fmt: skip
     save_json(out / "config.json", {
         "model": model_name, "data": data_name, "hparams": model.hparams, "train": asdict(config),
         "info": {"shape": list(dataset.info.shape), "kind": dataset.info.kind,
                  "levels": dataset.info.levels},
     })  # fmt: skip
-    metrics = trainer.fit()
+    try:
+        metrics = trainer.fit()
+    except TrainingInterrupted as stop:
+        raise Interrupted(
+            f"scratchgen: interrupted at step {stop.step}; the checkpoint in {out} is at that "
+            f"step, and `scratchgen train {model_name} --data {data_name} --out {out} --resume` "
+            "continues the run"
+        ) from None
     metrics.update(_kl_gap(dataset, metrics))
     save_json(out / "metrics.json", metrics)
     trained, _ = load_run(out)
@@ -253,12 +317,12 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     from scratchgen.data import DataError
     from scratchgen.models import UnsupportedData
-    from scratchgen.train import CheckpointError, TrainingDiverged
+    from scratchgen.train import CheckpointError, FolderInUse, TrainingStopped
 
     try:
         args = _build_parser().parse_args(argv)
         if args.command == "list":
-            _cmd_list()
+            _cmd_list(args.model)
         elif args.command == "train":
             _cmd_train(args)
         elif args.command == "sample":
@@ -270,18 +334,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_tour(args.out, seed=args.seed, quick=args.quick)
         return 0
-    except TrainingDiverged as error:
+    except TrainingStopped as error:
         print(f"scratchgen: training stopped: {error}", file=sys.stderr)
         return 1
-    except (UsageError, DataError, CheckpointError, UnsupportedData) as error:
+    except (UsageError, DataError, CheckpointError, UnsupportedData, FolderInUse) as error:
         print(error, file=sys.stderr)
         return 2
-    except KeyError as error:  # unknown model or setting: the message is the key's argument
+    except KeyError as error:  # an unknown model or name: the message is the key's argument
         print(f"scratchgen: {error.args[0]}", file=sys.stderr)
         return 2
-    except ValueError as error:  # a setting out of range (batch size, optimizer name, ...)
+    except ValueError as error:  # a setting out of range or at odds with another, or the data
         print(f"scratchgen: {error}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("scratchgen: out of memory; try smaller settings (widths, batch_size)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except OSError as error:  # a file that cannot be written: disk full, no permission
+        print(f"scratchgen: {error}", file=sys.stderr)
+        return 1
+    except Interrupted as stop:
+        print(stop, file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("scratchgen: interrupted", file=sys.stderr)
         return 130

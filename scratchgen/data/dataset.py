@@ -102,10 +102,13 @@ def from_array(
     """Wrap the user's array (examples along the first axis) as a Dataset, holding out a fixed
     random ``test_fraction`` for evaluation. ``kind`` is inferred when omitted."""
     x = np.asarray(x)
-    if x.ndim < 1 or len(x) < 2:
+    if x.ndim < 2 or len(x) < 2:
         raise ValueError(
-            f"from_array: need at least two examples along the first axis, got shape {x.shape}"
+            f"{name}: expected an array of shape (n, ...), at least two examples along the first "
+            f"axis and each at least a vector, got shape {x.shape} (n numbers are shape (n, 1))"
         )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"{name}: expected numbers, got an array of {x.dtype}")
     if kind is None:
         info = infer_info(x)
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchgen.data.array_files import ArrayFileError, read_arrays
 from scratchgen.data.dataset import DataInfo, Dataset, from_array
 
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -169,17 +170,19 @@ def binarized_mnist() -> Dataset:
 def load_array_file(path: Path) -> Dataset:
     """A .npy file, or a .npz holding ``train`` (and optionally ``test``) or a single array."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npy/.npz file ({error})") from None
-    if isinstance(loaded, np.ndarray):
-        return from_array(loaded, name=path.name)
-    with loaded:
-        arrays = {k: loaded[k] for k in loaded.files}
+        arrays = read_arrays(path)
+    except ArrayFileError as error:
+        raise DataError(str(error)) from None
+    if isinstance(arrays, np.ndarray):
+        return from_array(arrays, name=path.name)
     if "train" in arrays:
         full = from_array(arrays["train"], name=path.name)
         if "test" in arrays:
-            return Dataset(path.name, arrays["train"], arrays["test"], full.info)
+            test = arrays["test"]
+            if test.shape[1:] != full.info.shape:
+                raise DataError(f"{path}: test examples have shape {test.shape[1:]}, train "
+                                f"examples {full.info.shape}")  # fmt: skip
+            return Dataset(path.name, arrays["train"], test, full.info)
         return full
     if len(arrays) == 1:
         return from_array(next(iter(arrays.values())), name=path.name)

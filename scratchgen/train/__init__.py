@@ -7,8 +7,16 @@ from pathlib import Path
 
 from scratchgen.data import Dataset
 from scratchgen.models import GenerativeModel
-from scratchgen.train.checkpoint import CheckpointError
-from scratchgen.train.trainer import TrainConfig, Trainer, TrainingDiverged, evaluate
+from scratchgen.train.checkpoint import CheckpointError, WriteError
+from scratchgen.train.lock import FolderInUse, folder_lock
+from scratchgen.train.trainer import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainingStopped,
+    evaluate,
+)
 
 
 def fit(model: GenerativeModel, data: Dataset, out: Path | None = None, progress: bool = True,
@@ -17,4 +25,16 @@ def fit(model: GenerativeModel, data: Dataset, out: Path | None = None, progress
     return Trainer(model, data, TrainConfig.from_dict(config), out, progress).fit()
 
 
-__all__ = ["Trainer", "TrainConfig", "TrainingDiverged", "CheckpointError", "evaluate", "fit"]
+__all__ = [
+    "Trainer",
+    "TrainConfig",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    "TrainingStopped",
+    "CheckpointError",
+    "WriteError",
+    "FolderInUse",
+    "folder_lock",
+    "evaluate",
+    "fit",
+]

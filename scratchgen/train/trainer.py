@@ -9,16 +9,32 @@ A resumed run continues bit for bit: the checkpoint holds the model, the optimiz
 schedule, the EMA, the step and the state of every random generator the model holds, and the
 data order needs no state, because epoch e is always shuffled by ``default_rng([seed, 0, e])``.
 (Streams are tagged: 0 for data order, 1 for the model's generators, 2 for initialisation.)
+
+Nothing is lost to an interruption:
+
+- Ctrl-C (SIGINT) lets the current step finish, writes a checkpoint at that step and raises
+  ``TrainingInterrupted`` (a KeyboardInterrupt); a second Ctrl-C stops at once.
+- The checkpoint is one file, ``checkpoint.npz``, holding the trainer's state too, renamed into
+  place whole: a kill at any moment leaves the previous checkpoint readable and consistent
+  (``trainer.json`` is a readable copy of that state, not what a resume reads).
+- On resume, ``metrics.jsonl`` keeps the records up to the checkpoint's step and drops any
+  torn last line, so the steps that are trained again are logged once.
+- A file that cannot be written (disk full, no permission) stops training with
+  ``TrainingStopped``, and the previous checkpoint stays as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -26,54 +42,78 @@ import autodiff as ad
 from scratchgen import optim
 from scratchgen.data import Dataset
 from scratchgen.models import GenerativeModel
-from scratchgen.train.checkpoint import load_arrays, load_json, save_arrays, save_json
+from scratchgen.settings import (
+    Decay,
+    Every,
+    NonNegative,
+    Positive,
+    Range,
+    Seed,
+    Setting,
+    Steps,
+    check_all,
+    declared_by_dataclass,
+)
+from scratchgen.train.checkpoint import (
+    CheckpointError,
+    WriteError,
+    load_arrays,
+    save_arrays,
+    save_json,
+    save_text,
+)
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingStopped(RuntimeError):
+    """Training could not go on (a file could not be written, or the loss diverged); the last
+    good checkpoint is kept."""
+
+
+class TrainingDiverged(TrainingStopped):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C: training stopped after a whole step, with a checkpoint at that step if the run
+    has a folder. ``step`` is the step reached."""
+
+    def __init__(self, step: int, saved: bool) -> None:
+        super().__init__(step)
+        self.step, self.saved = step, saved
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 1000
-    batch_size: int = 128
-    lr: float = 1e-2
-    optimizer: str = "adam"  # adam | adamw | sgd
-    weight_decay: float = 0.0
-    clip: float | None = None  # max gradient norm
-    schedule: str = "constant"  # constant | cosine
-    warmup: int = 0
-    ema: float | None = None  # decay of an average of the weights, used for sampling
-    eval_every: int = 500
-    log_every: int = 50
-    checkpoint_every: int = 500
-    eval_batch: int = 1000
-    seed: int = 0
+    """The settings of a training run, each checked against its type when the config is made
+    (``scratchgen.settings``)."""
+
+    steps: Every = 1000  # the step to train up to (a resumed run continues to it)
+    batch_size: Annotated[int, Range(1, 10**6)] = 128
+    lr: Positive = 1e-2
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: NonNegative = 0.0
+    clip: Positive | None = None  # max gradient norm
+    schedule: Literal["constant", "cosine"] = "constant"
+    warmup: Steps = 0
+    ema: Decay | None = None  # decay of an average of the weights, used for sampling
+    eval_every: Every = 500
+    log_every: Every = 50
+    checkpoint_every: Every = 500
+    eval_batch: Annotated[int, Range(1, 10**6)] = 1000
+    seed: Seed = 0
+
+    def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in check_all(TRAIN_SETTINGS, values, "training").items():
+            setattr(self, name, value)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Settings by name (as the CLI's --set gives them), each checked against its type."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise KeyError(f"no training setting {', '.join(unknown)}; they are {', '.join(known)}")
-        for name, value in values.items():
-            _check_setting(name, value, known[name].type)
-        return cls(**values)
+        return cls(**check_all(TRAIN_SETTINGS, values, "training"))
 
 
-def _check_setting(name: str, value: Any, annotation: str) -> None:
-    """One-line errors for settings of the wrong type (e.g. steps=abc)."""
-    if value is None and "None" in annotation:
-        return
-    if annotation.startswith("int") and not (
-        isinstance(value, int) and not isinstance(value, bool)
-    ):
-        raise ValueError(f"training setting {name} must be an integer, got {value!r}")
-    if annotation.startswith("float") and not isinstance(value, (int, float)):
-        raise ValueError(f"training setting {name} must be a number, got {value!r}")
-    if annotation == "str" and not isinstance(value, str):
-        raise ValueError(f"training setting {name} must be a word, got {value!r}")
+TRAIN_SETTINGS: dict[str, Setting] = declared_by_dataclass(TrainConfig)
 
 
 def _optimizer(config: TrainConfig, params: list) -> optim.Optimizer:
@@ -81,17 +121,13 @@ def _optimizer(config: TrainConfig, params: list) -> optim.Optimizer:
         return optim.Adam(params, config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
         return optim.AdamW(params, config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "sgd":
-        return optim.SGD(params, config.lr, momentum=0.9, weight_decay=config.weight_decay)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}: adam, adamw or sgd")
+    return optim.SGD(params, config.lr, momentum=0.9, weight_decay=config.weight_decay)
 
 
 def _schedule(config: TrainConfig, optimizer: optim.Optimizer) -> optim.Schedule | None:
     if config.schedule == "cosine":
         return optim.WarmupCosine(optimizer, config.steps, min(config.warmup, config.steps - 1))
-    if config.schedule == "constant":
-        return optim.LinearWarmup(optimizer, config.warmup) if config.warmup else None
-    raise ValueError(f"unknown schedule {config.schedule!r}: constant or cosine")
+    return optim.LinearWarmup(optimizer, config.warmup) if config.warmup else None
 
 
 def _generators(model: GenerativeModel) -> dict[str, np.random.Generator]:
@@ -172,6 +208,8 @@ class Trainer:
         self.step = 0
         self.seconds = 0.0
         self.history: list[dict[str, float]] = []
+        self._saved_step: int | None = None  # the step of the checkpoint in out, if any
+        self._interrupted = False
         self._labels = _labels_for(model, self.data, "train")
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
         for i, generator in enumerate(_generators(model).values()):
@@ -204,30 +242,67 @@ class Trainer:
                    desc=type(self.model).__name__, dynamic_ncols=True)  # fmt: skip
         start = time.perf_counter()
         try:
-            while self.step < self.config.steps:
-                loss = self._one_step()
-                bar.update(1)
-                if self.step % self.config.log_every == 0 or self.step == self.config.steps:
-                    bar.set_postfix(loss=f"{loss:.4f}")
-                    self._log({"step": self.step, "loss": loss, "lr": self.optimizer.lr})
-                if self.step % self.config.eval_every == 0:
-                    self._log({"step": self.step, **self._evaluate()})
-                if self.out and self.step % self.config.checkpoint_every == 0:
-                    self.seconds += time.perf_counter() - start
-                    start = time.perf_counter()
-                    self.save()
+            with self._ctrl_c_at_step_end():
+                while self.step < self.config.steps:
+                    loss = self._one_step()
+                    bar.update(1)
+                    self._after_step(loss, bar)
+                    if self._interrupted:
+                        self.seconds += time.perf_counter() - start
+                        start = time.perf_counter()
+                        if self.out:
+                            self._save_or_stop()
+                        raise TrainingInterrupted(self.step, saved=self.out is not None)
+                    if self.out and self.step % self.config.checkpoint_every == 0:
+                        self.seconds += time.perf_counter() - start
+                        start = time.perf_counter()
+                        self._save_or_stop()
         finally:
             bar.close()
             self.seconds += time.perf_counter() - start
         if self.out:
-            self.save()
+            self._save_or_stop()
         return self.final_metrics()
 
+    def _after_step(self, loss: float, bar: Any) -> None:
+        """One metrics record for the step: the loss on logging steps, the test metrics on
+        evaluation steps."""
+        config, record = self.config, {}
+        if self.step % config.log_every == 0 or self.step == config.steps:
+            bar.set_postfix(loss=f"{loss:.4f}")
+            record.update(loss=loss, lr=self.optimizer.lr)
+        if self.step % config.eval_every == 0:
+            record.update(self._evaluate())
+        if record:
+            self._log({"step": self.step, **record})
+
+    @contextlib.contextmanager
+    def _ctrl_c_at_step_end(self) -> Iterator[None]:
+        """While training, the first SIGINT asks the loop to stop after the current step (the
+        parameters are never left half-updated); a second one interrupts at once. Only the
+        main thread can take signals, so elsewhere Ctrl-C keeps its usual meaning."""
+        self._interrupted = False
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def request_stop(signum: int, frame: Any) -> None:
+            self._interrupted = True
+            signal.signal(signal.SIGINT, previous)
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
     def _diverged(self, what: str) -> TrainingDiverged:
+        saved = self._saved_step
+        kept = (f"the last good checkpoint (step {saved}) is kept" if saved is not None
+                else "no checkpoint had been written yet")  # fmt: skip
         return TrainingDiverged(
-            f"{what} at step {self.step + 1}; the last good checkpoint (step {self._saved_step()}) "
-            f"is kept. Try a smaller learning rate (lr={self.optimizer.lr:g}) or gradient "
-            "clipping (clip=1.0)"
+            f"{what} at step {self.step + 1}; {kept}. Try a smaller learning rate "
+            f"(lr={self.optimizer.lr:g}) or gradient clipping (clip=1.0)"
         )
 
     def _one_step(self) -> float:
@@ -259,9 +334,13 @@ class Trainer:
     def _log(self, record: dict[str, float]) -> None:
         self.history.append(record)
         if self.out:
-            self.out.mkdir(parents=True, exist_ok=True)
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+                with open(self.out / "metrics.jsonl", "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            except OSError as error:
+                what = f"could not write {self.out / 'metrics.jsonl'}: {error.strerror or error}"
+                raise self._write_failed(what) from None
 
     def final_metrics(self) -> dict[str, float]:
         self.model.eval()
@@ -277,38 +356,83 @@ class Trainer:
         return evaluate(self.model, self.data.test, self.config.eval_batch, labels)
 
     # ------------------------------------------------------------------ checkpoints
-    def _saved_step(self) -> int | str:
-        if self.out and (self.out / "trainer.json").exists():
-            return load_json(self.out / "trainer.json")["step"]
-        return "none"
+    def _write_failed(self, what: str) -> TrainingStopped:
+        saved = self._saved_step
+        kept = (f"the checkpoint at step {saved} is intact" if saved is not None
+                else "no checkpoint had been written yet")  # fmt: skip
+        return TrainingStopped(f"{what} (at step {self.step}); {kept}")
+
+    def _save_or_stop(self) -> None:
+        try:
+            self.save()
+        except WriteError as error:
+            raise self._write_failed(str(error)) from None
+
+    def _state(self) -> dict[str, Any]:
+        """Everything but the arrays: step, time, config, schedule, the generators' states."""
+        return {
+            "step": self.step, "seconds": self.seconds, "config": asdict(self.config),
+            "schedule": self.schedule.state_dict() if self.schedule else None,
+            "generators": {k: g.bit_generator.state for k, g in _generators(self.model).items()},
+        }  # fmt: skip
 
     def save(self) -> None:
-        """checkpoint.npz (model, optimizer, EMA) and trainer.json (step, schedule, generators)."""
+        """checkpoint.npz: the model, optimizer and EMA arrays, and the trainer's state as JSON
+        text (``trainer/state``), in one file renamed into place whole; then trainer.json, a
+        readable copy of that state."""
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
         arrays.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
         if self.ema:
             arrays.update({f"ema/{k}": v for k, v in self.ema.state_dict().items()})
+        state = self._state()
+        arrays[STATE_KEY] = np.array(json.dumps(state))
         save_arrays(self.out / "checkpoint.npz", arrays)
-        save_json(self.out / "trainer.json", {
-            "step": self.step, "seconds": self.seconds, "config": asdict(self.config),
-            "schedule": self.schedule.state_dict() if self.schedule else None,
-            "generators": {k: g.bit_generator.state for k, g in _generators(self.model).items()},
-        })  # fmt: skip
+        self._saved_step = self.step
+        save_json(self.out / "trainer.json", state)
 
     def load(self, folder: Path) -> None:
         """Continue from a checkpoint written by ``save``."""
         arrays = load_arrays(Path(folder) / "checkpoint.npz")
-        state = load_json(Path(folder) / "trainer.json")
+        if STATE_KEY not in arrays:
+            raise CheckpointError(f"{folder / 'checkpoint.npz'}: holds no trainer state, so it "
+                                  "cannot be resumed")  # fmt: skip
+        state = json.loads(str(arrays.pop(STATE_KEY)))
 
         def part(prefix: str) -> dict[str, np.ndarray]:
             return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
 
-        self.model.load_state_dict(part("model/"))
-        self.optimizer.load_state_dict(part("optim/"))
-        if self.ema:
-            self.ema.load_state_dict(part("ema/"))
+        try:
+            self.model.load_state_dict(part("model/"))
+            self.optimizer.load_state_dict(part("optim/"))
+            if self.ema:
+                self.ema.load_state_dict(part("ema/"))
+        except (KeyError, ValueError) as error:
+            raise CheckpointError(f"{folder / 'checkpoint.npz'} does not fit this model and "
+                                  f"its settings: {error.args[0]}") from None  # fmt: skip
         if self.schedule and state["schedule"]:
             self.schedule.load_state_dict(state["schedule"])
         for name, generator in _generators(self.model).items():
             generator.bit_generator.state = state["generators"][name]
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
+        self._saved_step = self.step
+        self.history = _keep_log_until(Path(folder) / "metrics.jsonl", self.step)
+
+
+STATE_KEY = "trainer/state"
+
+
+def _keep_log_until(path: Path, step: int) -> list[dict[str, Any]]:
+    """Rewrite the metrics log with its records up to ``step`` (those after it are trained
+    again), dropping a line torn by a kill mid-write; returns the records kept."""
+    if not path.exists():
+        return []
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("step", math.inf) <= step:
+            kept.append(record)
+    save_text(path, "".join(json.dumps(record) + "\n" for record in kept))
+    return kept

@@ -72,7 +72,7 @@ def test_tour_quick_writes_its_figures(tmp_path, capsys):
         (["sample", "/no/such/run", "--out", "x.png"], "no such file"),
         (
             ["train", "gaussian_mixture", "--data", "rings", "--set", "optimizer=foo"],
-            "unknown optimizer 'foo'",
+            "optimizer must be one of 'adam', 'adamw', 'sgd', got 'foo'",
         ),
         (
             ["train", "gaussian_mixture", "--data", "rings", "--set", "steps=abc"],

@@ -192,9 +192,13 @@ def test_arrays_from_files_and_from_memory(tmp_path):
     np.savez(tmp_path / "split.npz", train=np.ones((8, 3)) * 0.5, test=np.zeros((2, 3)))
     d = data.load(str(tmp_path / "split.npz"))
     assert d.info.kind == "continuous" and d.test.shape == (2, 3)
-    assert data.from_array(np.arange(20) % 5).info == data.DataInfo((), "categorical", 5)
+    assert data.from_array((np.arange(20) % 5)[:, None]).info == data.DataInfo(
+        (1,), "categorical", 5
+    )
+    with pytest.raises(ValueError, match=r"shape \(n, ...\).*got shape \(20,\).*\(n, 1\)"):
+        data.from_array(np.arange(20) % 5)
     with pytest.raises(ValueError, match="'binary' needs values 0 and 1"):
-        data.from_array(np.arange(10), kind="binary")
+        data.from_array(np.arange(10)[:, None], kind="binary")
     with pytest.raises(data.DataError, match="unknown dataset 'nope': choose from"):
         data.load("nope")
     with pytest.raises(data.DataError, match="no such file"):
