@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -246,8 +247,9 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
     metrics and samples."""
     from scratchgen import data, models
     from scratchgen.train import Trainer, TrainingInterrupted
-    from scratchgen.train.checkpoint import save_json
+    from scratchgen.train.checkpoint import remove_temporaries, save_json
 
+    remove_temporaries(out)  # a killed run's half-written files
     dataset = data.load(data_name)
     model = models.create(model_name, dataset.info, **hparams)
     trainer = Trainer(model, dataset, config, out, progress=not args.quiet)
@@ -262,7 +264,10 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
                  "levels": dataset.info.levels},
     })  # fmt: skip
     try:
-        metrics = trainer.fit()
+        with warnings.catch_warnings():
+            # NumPy's overflow warnings precede a divergence, which the trainer reports itself
+            warnings.simplefilter("ignore", RuntimeWarning)
+            metrics = trainer.fit()
     except TrainingInterrupted as stop:
         raise Interrupted(
             f"scratchgen: interrupted at step {stop.step}; the checkpoint in {out} is at that "

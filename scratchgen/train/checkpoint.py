@@ -43,6 +43,13 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             Path(tmp).unlink(missing_ok=True)
 
 
+def remove_temporaries(folder: Path) -> None:
+    """Delete the half-written temporary files a killed writer left in ``folder``; only to be
+    called by the holder of the folder's lock, when nothing else can be writing there."""
+    for leftover in Path(folder).glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     for key, value in arrays.items():
         if np.asarray(value).dtype == object:

@@ -238,6 +238,8 @@ class Trainer:
 
         if self.step == 0:
             self.model.initialize(self.data.train, np.random.default_rng([self.config.seed, 2]))
+            if self.out:  # a run started afresh in a folder: no records of an earlier attempt
+                self.history = _keep_log_until(self.out / "metrics.jsonl", 0)
         bar = tqdm(total=self.config.steps, initial=self.step, disable=not self.progress,
                    desc=type(self.model).__name__, dynamic_ncols=True)  # fmt: skip
         start = time.perf_counter()

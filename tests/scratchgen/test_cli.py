@@ -92,8 +92,64 @@ def test_user_mistakes_are_one_line_and_exit_2(args, message, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def one_line_refusal(args, capsys, code=2) -> str:
+    assert main(args) == code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (["--set", "hidden=abc"], "vae setting hidden must be a non-empty list of integers from 1"),
+        (["--set", "batch_size=0"], "training setting batch_size must be an integer from 1"),
+        (["--steps", "0"], "training setting steps must be an integer from 1"),
+        (["--set", "latent=NaN"], "vae setting latent must be an integer from 1 to 4096, got nan"),
+        (["--steps", "5", "--set", "steps=6"], "give steps once"),
+    ],
+)
+def test_bad_settings_are_refused_before_anything_is_made(settings, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    err = one_line_refusal(["train", "vae", "--data", "digits_binary", "--out", str(out),
+                            *settings], capsys)  # fmt: skip
+    assert message in err and not out.exists()
+
+
+def test_unreadable_files_say_what_is_wrong(tmp_path, capsys):
+    np.save(tmp_path / "one.npy", np.zeros(5))
+    err = one_line_refusal(["train", "vae", "--data", str(tmp_path / "one.npy")], capsys)
+    assert "expected an array of shape (n, ...)" in err and "got shape (5,)" in err
+
+    out = tmp_path / "run"
+    assert main(["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "3",
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    err = one_line_refusal(["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps",
+                            "3", "--out", str(out), "--resume"], capsys)  # fmt: skip
+    assert "already at step 3; give --steps above it" in err
+
+    sample = ["sample", str(out), "--out", str(tmp_path / "s.npy")]
+    good = dict(np.load(out / "checkpoint.npz"))
+    np.savez(out / "checkpoint.npz", **{k: v for k, v in good.items() if k != "model/means"})
+    err = one_line_refusal(sample, capsys)
+    assert "does not fit the gaussian_mixture model" in err and "missing ['means']" in err
+    np.savez(out / "checkpoint.npz", **{**good, "model/means": np.zeros((3, 3))})
+    err = one_line_refusal(sample, capsys)
+    assert "means has shape (3, 3) in the state" in err
+    (out / "checkpoint.npz").write_text("garbage\n")
+    err = one_line_refusal(sample, capsys)
+    assert "not a .npy or .npz file" in err and "allow_pickle" not in err
+    np.save(out / "checkpoint.npz.npy", np.array([{}], dtype=object), allow_pickle=True)
+    (out / "checkpoint.npz.npy").rename(out / "checkpoint.npz")
+    err = one_line_refusal(sample, capsys)
+    assert "holds Python objects" in err and "allow_pickle" not in err
+
+
 def test_divergence_exits_1_with_its_reason(tmp_path):
     result = run_cli("train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "50",
                      "--out", str(tmp_path / "r"), "--set", "lr=1e9", "--quiet")  # fmt: skip
     assert result.returncode == 1
     assert "training stopped" in result.stderr and "Traceback" not in result.stderr
+    assert "no checkpoint had been written yet" in result.stderr
+    assert result.stderr.count("\n") == 1
