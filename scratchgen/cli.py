@@ -72,6 +72,8 @@ def _build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--out", type=Path, default=Path("tour"), help="output folder")
     tour.add_argument("--seed", type=int, default=0)
     tour.add_argument("--quick", action="store_true", help="a few steps only (for tests)")
+    tour.add_argument("--only", nargs="+", metavar="SECTION", help="run these sections only")
+    tour.add_argument("--list", action="store_true", help="name the sections and stop")
     return parser
 
 
@@ -335,9 +337,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "eval":
             _cmd_eval(args)
         elif args.command == "tour":
-            from scratchgen.tour import run_tour
+            from scratchgen import tour
 
-            run_tour(args.out, seed=args.seed, quick=args.quick)
+            if args.list:
+                print(tour.section_list())
+            else:
+                tour.run_tour(args.out, seed=args.seed, quick=args.quick, only=args.only)
         return 0
     except TrainingStopped as error:
         print(f"scratchgen: training stopped: {error}", file=sys.stderr)

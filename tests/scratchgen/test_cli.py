@@ -41,18 +41,6 @@ def test_train_sample_eval_and_resume(tmp_path, capsys):
     assert "test_nll" in capsys.readouterr().out
 
 
-def test_tour_quick_writes_its_figures(tmp_path, capsys):
-    assert main(["tour", "--quick", "--out", str(tmp_path)]) == 0
-    for name in ("tour.png", "gallery.png", "autoregressive.png", "latent.png"):
-        assert (tmp_path / name).stat().st_size > 10_000
-    results = json.loads((tmp_path / "metrics.json").read_text())
-    assert {"gaussian_mixture/eight_gaussians", "pixelcnn/digits", "transformer/grammar",
-            "vae/digits_binary", "discrete_vae/digits_binary", "vqvae/digits_binary",
-            "m2/digits_binary",
-            "gaussian_mixture_em/eight_gaussians"} <= set(results)  # fmt: skip
-    assert "Hessian-vector product" in capsys.readouterr().out
-
-
 @pytest.mark.parametrize(
     "args, message",
     [
