@@ -8,7 +8,6 @@ named (``scratchgen.data.load(...)``, ``scratchgen.models.create(...)``), throug
 """
 
 import importlib
-import pkgutil
 from typing import Any
 
 # first, so that its thread settings are in the environment before NumPy loads OpenBLAS
@@ -19,6 +18,8 @@ __version__ = "0.1.0"
 
 def _submodules() -> list[str]:
     """The package's modules and subpackages, as on disk: new families join by being there."""
+    import pkgutil  # here, not at the top: only a first use of a subpackage pays for it
+
     return [info.name for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")]
 
 

@@ -219,6 +219,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
             train_settings["steps"] = args.steps
         run = (args.model, args.data, models.check_settings(args.model, hparams),
                TrainConfig.from_dict(train_settings))  # fmt: skip
+    elif not (out / "config.json").exists():
+        raise UsageError(f"scratchgen train: no run in {out} to resume (no config.json there)")
     with folder_lock(out):
         if args.resume:
             run = _resumed_run(args, out)

@@ -210,6 +210,7 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self._saved_step: int | None = None  # the step of the checkpoint in out, if any
         self._interrupted = False
+        self._clock = time.perf_counter()
         self._labels = _labels_for(model, self.data, "train")
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
         for i, generator in enumerate(_generators(model).values()):
@@ -242,7 +243,7 @@ class Trainer:
                 self.history = _keep_log_until(self.out / "metrics.jsonl", 0)
         bar = tqdm(total=self.config.steps, initial=self.step, disable=not self.progress,
                    desc=type(self.model).__name__, dynamic_ncols=True)  # fmt: skip
-        start = time.perf_counter()
+        self._clock = time.perf_counter()
         try:
             with self._ctrl_c_at_step_end():
                 while self.step < self.config.steps:
@@ -250,21 +251,27 @@ class Trainer:
                     bar.update(1)
                     self._after_step(loss, bar)
                     if self._interrupted:
-                        self.seconds += time.perf_counter() - start
-                        start = time.perf_counter()
                         if self.out:
-                            self._save_or_stop()
+                            self._checkpoint()
                         raise TrainingInterrupted(self.step, saved=self.out is not None)
                     if self.out and self.step % self.config.checkpoint_every == 0:
-                        self.seconds += time.perf_counter() - start
-                        start = time.perf_counter()
-                        self._save_or_stop()
+                        self._checkpoint()
         finally:
             bar.close()
-            self.seconds += time.perf_counter() - start
+            self._tick()
         if self.out:
             self._save_or_stop()
         return self.final_metrics()
+
+    def _tick(self) -> None:
+        """Add the time since the last tick to ``seconds`` (which checkpoints carry)."""
+        now = time.perf_counter()
+        self.seconds += now - self._clock
+        self._clock = now
+
+    def _checkpoint(self) -> None:
+        self._tick()
+        self._save_or_stop()
 
     def _after_step(self, loss: float, bar: Any) -> None:
         """One metrics record for the step: the loss on logging steps, the test metrics on
