@@ -58,6 +58,7 @@ from scratchgen.train.checkpoint import (
     CheckpointError,
     WriteError,
     load_arrays,
+    load_json,
     save_arrays,
     save_json,
     save_text,
@@ -402,10 +403,10 @@ class Trainer:
     def load(self, folder: Path) -> None:
         """Continue from a checkpoint written by ``save``."""
         arrays = load_arrays(Path(folder) / "checkpoint.npz")
-        if STATE_KEY not in arrays:
-            raise CheckpointError(f"{folder / 'checkpoint.npz'}: holds no trainer state, so it "
-                                  "cannot be resumed")  # fmt: skip
-        state = json.loads(str(arrays.pop(STATE_KEY)))
+        if STATE_KEY in arrays:
+            state = json.loads(str(arrays.pop(STATE_KEY)))
+        else:  # written before the state moved into the checkpoint
+            state = load_json(Path(folder) / "trainer.json")
 
         def part(prefix: str) -> dict[str, np.ndarray]:
             return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}

@@ -178,3 +178,13 @@ def test_a_refused_write_stops_in_one_line_and_keeps_the_checkpoint(
     state = json.loads(str(checkpoint.load_arrays(out / "checkpoint.npz")["trainer/state"]))
     assert state["step"] == 200
     assert not list(out.glob(".*.tmp"))
+
+
+def test_a_checkpoint_from_before_the_state_moved_inside_it_still_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *RUN, "--steps", "20", "--out", str(out)]) == 0
+    arrays = checkpoint.load_arrays(out / "checkpoint.npz")
+    del arrays["trainer/state"]  # as the trainer wrote it before: the state in trainer.json
+    checkpoint.save_arrays(out / "checkpoint.npz", arrays)
+    assert resume(out, steps=40) == 0
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 40
