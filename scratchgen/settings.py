@@ -23,11 +23,14 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
 import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+
+import numpy as np
 
 
 class SettingError(ValueError):
@@ -155,14 +158,13 @@ _REFUSED = object()
 
 
 def _number(value: Any, integer: bool) -> Any:
-    """An int (an integral float such as 1e4 counts) or a finite float; bools are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return _REFUSED
-    if not math.isfinite(value):
+    """An int, or for a number any finite real (NumPy's scalars included), as a float. A float
+    is no integer even when whole (1e4): the model's constructor would go on with the float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         return _REFUSED
     if integer:
-        return int(value) if float(value).is_integer() else _REFUSED
-    return float(value)
+        return int(value) if isinstance(value, numbers.Integral) else _REFUSED
+    return float(value) if math.isfinite(value) else _REFUSED
 
 
 def _shown(value: Any) -> str:
