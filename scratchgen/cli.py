@@ -14,8 +14,8 @@ samples.npy and samples.png (and samples.txt for text). Exit status:
   type or out of range, an unknown name, an unreadable file, a run folder in use);
 - 1: training stopped (the loss diverged, or a file could not be written), the last good
   checkpoint kept;
-- 130: Ctrl-C; during training, after a checkpoint at the step reached, which --resume
-  continues as if there had been no interruption.
+- 130 (Ctrl-C) or 143 (SIGTERM): during training, after a checkpoint at the step reached,
+  which --resume continues as if there had been no interruption.
 """
 
 from __future__ import annotations
@@ -78,7 +78,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 class Interrupted(Exception):
-    """Ctrl-C during a command: reported in one line, exit status 130."""
+    """Training stopped by a signal: reported in one line, exit status 128 + the signal's
+    number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
 
 
 # ---------------------------------------------------------------------- helpers
@@ -276,7 +281,8 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
         raise Interrupted(
             f"scratchgen: interrupted at step {stop.step}; the checkpoint in {out} is at that "
             f"step, and `scratchgen train {model_name} --data {data_name} --out {out} --resume` "
-            "continues the run"
+            "continues the run",
+            stop.signum,
         ) from None
     metrics.update(_kl_gap(dataset, metrics))
     save_json(out / "metrics.json", metrics)
@@ -367,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except Interrupted as stop:
         print(stop, file=sys.stderr)
-        return 130
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print("scratchgen: interrupted", file=sys.stderr)
         return 130

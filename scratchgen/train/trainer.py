@@ -12,8 +12,8 @@ data order needs no state, because epoch e is always shuffled by ``default_rng([
 
 Nothing is lost to an interruption:
 
-- Ctrl-C (SIGINT) lets the current step finish, writes a checkpoint at that step and raises
-  ``TrainingInterrupted`` (a KeyboardInterrupt); a second Ctrl-C stops at once.
+- Ctrl-C (SIGINT), or SIGTERM, lets the current step finish, writes a checkpoint at that step
+  and raises ``TrainingInterrupted`` (a KeyboardInterrupt); a second signal stops at once.
 - The checkpoint is one file, ``checkpoint.npz``, holding the trainer's state too, renamed into
   place whole: a kill at any moment leaves the previous checkpoint readable and consistent
   (``trainer.json`` is a readable copy of that state, not what a resume reads).
@@ -75,12 +75,15 @@ class TrainingDiverged(TrainingStopped):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C: training stopped after a whole step, with a checkpoint at that step if the run
-    has a folder. ``step`` is the step reached."""
+    """Ctrl-C or SIGTERM: training stopped after a whole step, with a checkpoint at that step if
+    the run has a folder. ``step`` is the step reached, ``signum`` the signal."""
 
-    def __init__(self, step: int, saved: bool) -> None:
+    def __init__(self, step: int, saved: bool, signum: int = signal.SIGINT) -> None:
         super().__init__(step)
-        self.step, self.saved = step, saved
+        self.step, self.saved, self.signum = step, saved, signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -210,7 +213,7 @@ class Trainer:
         self.seconds = 0.0
         self.history: list[dict[str, float]] = []
         self._saved_step: int | None = None  # the step of the checkpoint in out, if any
-        self._interrupted = False
+        self._interrupted: int | None = None  # the signal that asked training to stop
         self._clock = time.perf_counter()
         self._labels = _labels_for(model, self.data, "train")
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
@@ -251,10 +254,11 @@ class Trainer:
                     loss = self._one_step()
                     bar.update(1)
                     self._after_step(loss, bar)
-                    if self._interrupted:
+                    if self._interrupted is not None:
                         if self.out:
                             self._checkpoint()
-                        raise TrainingInterrupted(self.step, saved=self.out is not None)
+                        raise TrainingInterrupted(self.step, self.out is not None,
+                                                  self._interrupted)  # fmt: skip
                     if self.out and self.step % self.config.checkpoint_every == 0:
                         self._checkpoint()
         finally:
@@ -288,23 +292,26 @@ class Trainer:
 
     @contextlib.contextmanager
     def _ctrl_c_at_step_end(self) -> Iterator[None]:
-        """While training, the first SIGINT asks the loop to stop after the current step (the
-        parameters are never left half-updated); a second one interrupts at once. Only the
-        main thread can take signals, so elsewhere Ctrl-C keeps its usual meaning."""
-        self._interrupted = False
+        """While training, the first SIGINT (Ctrl-C) or SIGTERM (``kill``, a job scheduler) asks
+        the loop to stop after the current step (the parameters are never left half-updated);
+        a second one acts at once. Only the main thread can take signals, so elsewhere they
+        keep their usual meaning."""
+        self._interrupted = None
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def request_stop(signum: int, frame: Any) -> None:
-            self._interrupted = True
-            signal.signal(signal.SIGINT, previous)
+            self._interrupted = signum
+            for stop, handler in previous.items():  # the next signal acts at once
+                signal.signal(stop, handler)
 
-        previous = signal.signal(signal.SIGINT, request_stop)
+        previous = {stop: signal.signal(stop, request_stop) for stop in STOP_SIGNALS}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for stop, handler in previous.items():
+                signal.signal(stop, handler)
 
     def _diverged(self, what: str) -> TrainingDiverged:
         saved = self._saved_step

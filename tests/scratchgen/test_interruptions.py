@@ -68,16 +68,20 @@ def logged_steps(out) -> int:
 
 
 @pytest.mark.slow
-def test_ctrl_c_checkpoints_the_step_reached_and_resume_continues_bit_for_bit(tmp_path, reference):
-    rng = np.random.default_rng(7)
+@pytest.mark.parametrize("stop, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_checkpoints_the_step_reached_and_resume_continues_bit_for_bit(
+    stop, code, tmp_path, reference
+):
+    """Ctrl-C (and SIGTERM, as a scheduler sends it) at a random step."""
+    rng = np.random.default_rng(int(stop))
     out = tmp_path / "run"
     target = int(rng.integers(50, STEPS // 2))
     process = subprocess.Popen(train_command(out, STEPS, *LOGGED, "checkpoint_every=100"),
                                stderr=subprocess.PIPE, text=True)  # fmt: skip
     wait_for(lambda: logged_steps(out) >= target, process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    assert process.returncode == code, err
     assert err.count("\n") == 1 and "Traceback" not in err
     step = json.loads(str(checkpoint.load_arrays(out / "checkpoint.npz")["trainer/state"]))["step"]
     assert f"interrupted at step {step};" in err and "--resume" in err
