@@ -77,6 +77,9 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_SAMPLES = 100_000  # more is a mistyped number: one draw of 100 000 digits is 50 MB
+
+
 class Interrupted(Exception):
     """Training stopped by a signal: reported in one line, exit status 128 + the signal's
     number (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
@@ -300,8 +303,10 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
 
 
 def _cmd_sample(args: argparse.Namespace) -> None:
-    if args.n < 1:
-        raise UsageError("scratchgen sample: --n must be at least 1")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise UsageError(f"scratchgen sample: --n must be from 1 to {MAX_SAMPLES}, got {args.n}")
+    if args.seed < 0:
+        raise UsageError(f"scratchgen sample: --seed must be 0 or more, got {args.seed}")
     model, config = load_run(args.run)
     samples = _draw_samples(model, args.n, args.seed)
     _write_samples(model, samples, args.out, None)

@@ -25,6 +25,10 @@ class FolderInUse(Exception):
     """Another process holds the folder's lock."""
 
 
+class NotAFolder(ValueError):
+    """The run folder's path names a file."""
+
+
 def _try_lock(fd: int) -> bool:
     try:
         if fcntl is not None:
@@ -40,8 +44,15 @@ def _try_lock(fd: int) -> bool:
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold ``folder``'s lock for the ``with`` block, or raise FolderInUse at once."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    if folder.exists() and not folder.is_dir():
+        raise NotAFolder(f"{folder} is a file, not a run folder; choose another --out")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise OSError(
+            f"could not make the run folder {folder}: {error.strerror or error}"
+        ) from None
     try:
         if not _try_lock(fd):
             holder = os.read(fd, 32).decode(errors="replace").strip()

@@ -141,3 +141,23 @@ def test_divergence_exits_1_with_its_reason(tmp_path):
     assert "training stopped" in result.stderr and "Traceback" not in result.stderr
     assert "no checkpoint had been written yet" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_bad_folders_and_sample_arguments_are_one_line(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    train = ["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "2", "--quiet"]
+    err = one_line_refusal([*train, "--out", str(tmp_path / "a_file")], capsys)
+    assert "is a file, not a run folder" in err
+    err = one_line_refusal([*train, "--out", str(tmp_path / "a_file" / "run")], capsys, code=1)
+    assert "could not make the run folder" in err
+    err = one_line_refusal([*train, "--out", str(tmp_path / "none"), "--resume"], capsys)
+    assert "no run in" in err and not (tmp_path / "none").exists()
+    out = tmp_path / "run"
+    assert main([*train, "--out", str(out)]) == 0
+    capsys.readouterr()
+    for flags, message in [(["--n", "0"], "--n must be from 1 to 100000"),
+                           (["--n", "1000000000"], "--n must be from 1 to 100000"),
+                           (["--seed", "-1"], "--seed must be 0 or more")]:  # fmt: skip
+        err = one_line_refusal(["sample", str(out), *flags, "--out", str(tmp_path / "s.npy")],
+                               capsys)  # fmt: skip
+        assert message in err
