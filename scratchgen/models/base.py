@@ -51,7 +51,7 @@ class GenerativeModel(Module):
         declared = model_settings(type(self))
         name = self.registered_name or type(self).__name__
         given = check_all(declared, _dtype_named(hparams), name)
-        defaults = {name: s.check(s.default, "default") for name, s in declared.items()}
+        defaults = {key: s.check(s.default, "default") for key, s in declared.items()}
         self.info, self.hparams = info, {**defaults, **given}
         self.dtype = np.dtype(self.hparams["dtype"])
         self.rng = np.random.default_rng(self.hparams["seed"])

@@ -3,6 +3,7 @@ where one exists."""
 
 import json
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -76,8 +77,8 @@ def test_the_sections_fit_the_tour_budget_with_room_for_the_families_to_come():
     assert len(set(names)) == len(names)
     spent = sum(s.budget for s in tour.SECTIONS) + sum(tour.RESERVED.values())
     assert spent <= tour.TOUR_BUDGET
-    assert all(s.budget > 0 and (tour.report.Path(tour.__file__).parents[2] / "tutorials" /
-               s.tutorial).exists() for s in tour.SECTIONS)  # fmt: skip
+    tutorials = Path(tour.__file__).parents[2] / "tutorials"
+    assert all(s.budget > 0 and (tutorials / s.tutorial).exists() for s in tour.SECTIONS)
 
 
 BROWSER = find_browser()
