@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-SUBPACKAGES = ["data", "distributions", "models", "nn", "optim", "testing", "train", "viz"]
+SUBPACKAGES = ["data", "distributions", "metrics", "models", "nn", "optim", "testing", "train",
+               "viz"]  # fmt: skip
 
 
 def run_python(code: str) -> str:

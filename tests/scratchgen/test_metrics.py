@@ -1,0 +1,175 @@
+"""scratchgen.metrics against closed forms and properties that must hold. Statistical tests
+fix their seeds and state their false-failure rates."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.stats
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scratchgen import metrics
+
+
+def spd(rng, d, rank=None):
+    A = rng.standard_normal((d, rank or d))
+    return A @ A.T + (0 if rank else 0.1) * np.eye(d)
+
+
+def test_bits_per_dim_and_the_dequantisation_bound():
+    assert metrics.bits_per_dim(784 * math.log(2), 784) == pytest.approx(1.0)
+    # a uniform density on [0, 1]^D has NLL 0; the discrete uniform over 256 levels D log 256
+    assert metrics.dequantized_nll(0.0, 3) == pytest.approx(3 * math.log(256))
+    with pytest.raises(ValueError, match="dims must be at least 1"):
+        metrics.bits_per_dim(1.0, 0)
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(1, 6))
+def test_frechet_distance_of_diagonal_gaussians_is_the_closed_form(seed, d):
+    """For commuting (diagonal) covariances, ||mu1 - mu2||^2 + sum_i (s1_i - s2_i)^2 with s the
+    standard deviations: the squared W2 distance between the Gaussians."""
+    rng = np.random.default_rng(seed)
+    mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
+    s1, s2 = rng.uniform(0.1, 2, d), rng.uniform(0.1, 2, d)
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((s1 - s2) ** 2)
+    got = metrics.frechet_distance(mu1, np.diag(s1**2), mu2, np.diag(s2**2))
+    assert got == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(1, 6))
+def test_frechet_distance_agrees_with_the_matrix_square_root_and_is_symmetric(seed, d):
+    rng = np.random.default_rng(seed)
+    mu1, mu2, S1, S2 = rng.standard_normal(d), rng.standard_normal(d), spd(rng, d), spd(rng, d)
+    root = scipy.linalg.sqrtm(S1 @ S2).real  # well conditioned here, so sqrtm is fine
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(S1 + S2 - 2 * root)
+    got = metrics.frechet_distance(mu1, S1, mu2, S2)
+    assert got == pytest.approx(expected, rel=1e-7, abs=1e-9)
+    assert metrics.frechet_distance(mu2, S2, mu1, S1) == pytest.approx(got, rel=1e-9, abs=1e-12)
+    assert got >= -1e-9
+
+
+def test_singular_covariances_give_a_finite_distance():
+    rng = np.random.default_rng(0)
+    S1, S2 = spd(rng, 8, rank=2), spd(rng, 8, rank=3)
+    value = metrics.frechet_distance(np.zeros(8), S1, np.zeros(8), S2)
+    assert np.isfinite(value) and value >= 0
+    # the limit of the regularised distance as the offset goes to 0
+    eps = 1e-9 * np.eye(8)
+    root = scipy.linalg.sqrtm((S1 + eps) @ (S2 + eps)).real
+    assert value == pytest.approx(np.trace(S1 + S2 - 2 * root), rel=1e-4, abs=1e-6)
+    # round-off near the zero eigenvalues is amplified by the square root: 1e-7 of the scale
+    same = metrics.frechet_distance(np.zeros(8), S1, np.zeros(8), S1)
+    assert same == pytest.approx(0, abs=1e-7 * np.trace(S1))
+
+
+def test_bad_gaussians_are_refused():
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        metrics.frechet_distance(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="not symmetric"):
+        metrics.frechet_distance(np.zeros(2), [[1, 1], [0, 1]], np.zeros(2), np.eye(2))
+    with pytest.raises(ValueError, match="dimensions differ"):
+        metrics.frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_few_examples_warn():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((500, 10))
+    assert metrics.fid(x, x) == pytest.approx(0.0, abs=1e-8)
+    assert metrics.fid(x, x + 1.0) == pytest.approx(10.0, rel=1e-8)  # a shift of 1 in 10 dims
+    with pytest.warns(UserWarning, match="fewer examples than dimensions"):
+        value = metrics.fid(x[:5], x[5:10])
+    assert np.isfinite(value)
+
+
+def test_kid_is_unbiased_between_samples_of_one_distribution():
+    """Over 400 independent pairs of samples of one distribution, the mean of the single-subset
+    estimates is 0 within 4.4 standard errors (a false failure about once in 10^5 runs; the
+    seed is fixed, so the test is deterministic)."""
+    rng = np.random.default_rng(2)
+    estimates = []
+    for _ in range(400):
+        x, y = rng.standard_normal((30, 4)), rng.standard_normal((30, 4))
+        estimates.append(metrics.kid(x, y, subsets=1, subset_size=30, rng=rng)[0])
+    mean, se = np.mean(estimates), np.std(estimates, ddof=1) / np.sqrt(len(estimates))
+    assert abs(mean) < 4.4 * se
+    shifted = metrics.kid(rng.standard_normal((300, 4)), rng.standard_normal((300, 4)) + 0.5,
+                          subsets=20, subset_size=100, rng=rng)  # fmt: skip
+    assert shifted[0] > 10 * shifted[1] / np.sqrt(20) and shifted[0] > 4.4 * se
+
+
+def test_mmd_is_unbiased_zero_on_one_distribution_and_positive_under_a_shift():
+    rng = np.random.default_rng(3)
+    same = [metrics.mmd(rng.standard_normal((25, 2)), rng.standard_normal((25, 2)), bandwidth=1.0)
+            for _ in range(400)]  # fmt: skip
+    mean, se = np.mean(same), np.std(same, ddof=1) / np.sqrt(len(same))
+    assert abs(mean) < 4.4 * se  # false failure about once in 10^5
+    assert min(same) < 0  # the unbiased estimate goes below zero, as it must
+    assert metrics.mmd(rng.standard_normal((100, 2)), rng.standard_normal((100, 2)) + 1) > 0.1
+
+
+def test_mmd_test_holds_its_level_and_detects_a_shift():
+    """200 tests at alpha = 0.05 between samples of one distribution: at most 20 rejections.
+    A valid p-value rejects at most 5% on average, so P(more than 20 of 200) < 1.3e-3 is the
+    false-failure rate; the seed is fixed."""
+    rng = np.random.default_rng(4)
+    rejections = sum(
+        metrics.mmd_test(rng.standard_normal((30, 2)), rng.standard_normal((30, 2)),
+                         permutations=99, rng=rng)[1] <= 0.05
+        for _ in range(200)
+    )  # fmt: skip
+    assert rejections <= 20
+    assert scipy.stats.binom.sf(20, 200, 0.05) < 1.3e-3
+    statistic, p = metrics.mmd_test(
+        rng.standard_normal((50, 2)), rng.standard_normal((50, 2)) + 1.0, permutations=199, rng=rng
+    )
+    assert p == pytest.approx(1 / 200) and statistic > 0
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), shift=st.floats(-3, 3))
+def test_wasserstein2_in_one_dimension_matches_sorted_samples(seed, n, shift):
+    """In 1-D the optimal coupling pairs the order statistics; a translation moves W2 by |c|."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal(n), rng.standard_normal(n) * 2
+    expected = np.sqrt(np.mean((np.sort(x) - np.sort(y)) ** 2))
+    assert metrics.wasserstein2(x, y) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert metrics.wasserstein2(x, x + shift) == pytest.approx(abs(shift), abs=1e-9)
+
+
+def test_wasserstein2_in_two_dimensions_beats_every_other_pairing():
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((40, 2)), rng.standard_normal((40, 2)) + [1, 0]
+    best = metrics.wasserstein2(x, y)
+    for _ in range(200):
+        other = np.sqrt(np.mean(np.sum((x - y[rng.permutation(40)]) ** 2, axis=1)))
+        assert best <= other + 1e-12
+    with pytest.raises(ValueError, match="equal size"):
+        metrics.wasserstein2(x, y[:5])
+
+
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(1, 20), n=st.integers(1, 20))
+def test_energy_distance_is_the_square_of_scipys_in_one_dimension(seed, m, n):
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal(m), rng.standard_normal(n) + 0.5
+    expected = scipy.stats.energy_distance(x, y) ** 2
+    assert metrics.energy_distance(x, y) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert metrics.energy_distance(x, x) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bad_samples_are_refused_in_one_line():
+    calls = [lambda: metrics.mmd(np.zeros((1, 2)), np.zeros((5, 2))),
+             lambda: metrics.energy_distance(np.zeros((3, 2)), np.full((3, 2), np.nan)),
+             lambda: metrics.kid(np.zeros((5, 2)), np.zeros((5, 3))),
+             lambda: metrics.mmd(np.zeros((5, 2)), np.ones((5, 2)), kernel="laplace")]  # fmt: skip
+    for call in calls:
+        with pytest.raises(ValueError) as error:
+            call()
+        assert "\n" not in str(error.value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metrics.fid(
+            np.random.default_rng(0).standard_normal((50, 3)),
+            np.random.default_rng(1).standard_normal((50, 3)),
+        )  # enough: no warning
