@@ -173,3 +173,59 @@ def test_bad_samples_are_refused_in_one_line():
             np.random.default_rng(0).standard_normal((50, 3)),
             np.random.default_rng(1).standard_normal((50, 3)),
         )  # enough: no warning
+
+
+def kth_radius_by_loops(points, i, k):
+    distances = sorted(np.linalg.norm(points[i] - points[j]) for j in range(len(points)) if j != i)
+    return distances[k - 1]
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(4, 12), m=st.integers(4, 12),
+       k=st.integers(1, 3))  # fmt: skip
+def test_precision_recall_density_coverage_match_their_definitions(seed, n, m, k):
+    """Against the definitions written as loops over points (the module docstring's sums)."""
+    rng = np.random.default_rng(seed)
+    real, fake = rng.standard_normal((n, 2)), rng.standard_normal((m, 2)) + 0.5
+    r_real = [kth_radius_by_loops(real, i, k) for i in range(n)]
+    r_fake = [kth_radius_by_loops(fake, j, k) for j in range(m)]
+    dist = lambda a, b: float(np.linalg.norm(a - b))  # noqa: E731
+    precision = np.mean([any(dist(y, real[i]) < r_real[i] for i in range(n)) for y in fake])
+    recall = np.mean([any(dist(x, fake[j]) < r_fake[j] for j in range(m)) for x in real])
+    density = sum(dist(y, real[i]) < r_real[i] for y in fake for i in range(n)) / (k * m)
+    coverage = np.mean([min(dist(real[i], y) for y in fake) < r_real[i] for i in range(n)])
+    assert metrics.precision_recall(real, fake, k) == pytest.approx(
+        {"precision": precision, "recall": recall}
+    )
+    assert metrics.density_coverage(real, fake, k) == pytest.approx(
+        {"density": density, "coverage": coverage}
+    )
+
+
+def test_manifold_metrics_on_one_distribution_and_on_disjoint_ones():
+    """Identical sets are covered exactly; far-apart sets not at all; two samples of one
+    distribution have density near 1 and coverage near 1 - (N-1)...(N-k)/((2N-1)...(2N-k)),
+    Naeem et al.'s expectations (fixed seed, N = 2000)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((200, 3))
+    assert metrics.precision_recall(x, x) == {"precision": 1.0, "recall": 1.0}
+    assert metrics.density_coverage(x, x)["coverage"] == 1.0
+    far = metrics.precision_recall(x, x + 100.0)
+    assert far == {"precision": 0.0, "recall": 0.0}
+    assert metrics.density_coverage(x, x + 100.0) == {"density": 0.0, "coverage": 0.0}
+    n, k = 2000, 5
+    same = metrics.density_coverage(rng.standard_normal((n, 2)), rng.standard_normal((n, 2)), k)
+    expected = 1 - np.prod([(n - i) / (2 * n - i) for i in range(1, k + 1)])
+    assert same["density"] == pytest.approx(1.0, abs=0.05)
+    assert same["coverage"] == pytest.approx(expected, abs=0.02)
+
+
+def test_nearest_neighbours_find_a_copied_training_example():
+    rng = np.random.default_rng(7)
+    train = rng.standard_normal((50, 1, 4, 4))
+    samples = np.concatenate([train[[17]], rng.standard_normal((2, 1, 4, 4))])
+    distances, index = metrics.nearest_neighbours(samples, train, k=3)
+    assert distances.shape == index.shape == (3, 3)
+    assert index[0, 0] == 17 and distances[0, 0] == 0.0
+    assert np.all(np.diff(distances, axis=1) >= 0)
+    with pytest.raises(ValueError, match="k = 51"):
+        metrics.nearest_neighbours(samples, train, k=51)
