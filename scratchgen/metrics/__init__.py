@@ -5,19 +5,23 @@ floats or tuples out).
 - ``frechet``: the Fréchet distance between Gaussians, and FID on any features;
 - ``kernel``: MMD (unbiased), its permutation test, and KID;
 - ``transport``: the exact 2-Wasserstein distance between samples, and the energy distance;
-- ``manifold``: precision and recall, density and coverage, and nearest training neighbours.
+- ``manifold``: precision and recall, density and coverage, and nearest training neighbours;
+- ``ais``: annealed importance sampling, for normalising constants and likelihoods.
 
 A feature-based score is only comparable with one computed by the same feature network, so
 the networks that will feed ``fid`` and ``kid`` (trained here, issue 15) name themselves in
 every result.
 """
 
+from scratchgen.metrics.ais import ais, hmc_transition, log_mean_weight
 from scratchgen.metrics.frechet import fid, frechet_distance
 from scratchgen.metrics.kernel import kid, mmd, mmd_test
 from scratchgen.metrics.likelihood import bits_per_dim, dequantized_nll
 from scratchgen.metrics.manifold import density_coverage, nearest_neighbours, precision_recall
 from scratchgen.metrics.transport import energy_distance, wasserstein2
 
-__all__ = ["bits_per_dim", "dequantized_nll", "density_coverage", "energy_distance", "fid",
-           "frechet_distance", "kid", "mmd", "mmd_test", "nearest_neighbours", "precision_recall",
-           "wasserstein2"]  # fmt: skip
+__all__ = [
+    "ais", "bits_per_dim", "density_coverage", "dequantized_nll", "energy_distance", "fid",
+    "frechet_distance", "hmc_transition", "kid", "log_mean_weight", "mmd", "mmd_test",
+    "nearest_neighbours", "precision_recall", "wasserstein2",
+]  # fmt: skip
