@@ -13,7 +13,7 @@ the networks that will feed ``fid`` and ``kid`` (trained here, issue 15) name th
 every result.
 """
 
-from scratchgen.metrics.ais import ais, hmc_transition, log_mean_weight
+from scratchgen.metrics.ais import ais, ais_log_likelihood, hmc_transition, log_mean_weight
 from scratchgen.metrics.frechet import fid, frechet_distance
 from scratchgen.metrics.kernel import kid, mmd, mmd_test
 from scratchgen.metrics.likelihood import bits_per_dim, dequantized_nll
@@ -21,7 +21,7 @@ from scratchgen.metrics.manifold import density_coverage, nearest_neighbours, pr
 from scratchgen.metrics.transport import energy_distance, wasserstein2
 
 __all__ = [
-    "ais", "bits_per_dim", "density_coverage", "dequantized_nll", "energy_distance", "fid",
-    "frechet_distance", "hmc_transition", "kid", "log_mean_weight", "mmd", "mmd_test",
-    "nearest_neighbours", "precision_recall", "wasserstein2",
+    "ais", "ais_log_likelihood", "bits_per_dim", "density_coverage", "dequantized_nll",
+    "energy_distance", "fid", "frechet_distance", "hmc_transition", "kid", "log_mean_weight",
+    "mmd", "mmd_test", "nearest_neighbours", "precision_recall", "wasserstein2",
 ]  # fmt: skip

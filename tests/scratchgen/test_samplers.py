@@ -106,3 +106,27 @@ def test_bad_arguments_are_one_line_errors():
         with pytest.raises(ValueError, match=message) as error:
             call()
         assert "\n" not in str(error.value)
+
+
+def test_ais_recovers_the_exact_likelihood_of_probabilistic_pca():
+    """The linear-Gaussian model has an exact log p(x); AIS from the prior to p(z) p(x | z)
+    with 500 temperatures and 32 chains lands within 0.15 nats of it for every example (the
+    error with this seed is 0.06), and far closer than with 10 temperatures."""
+    from autodiff import no_grad
+    from scratchgen import data, models
+
+    model = models.create("linear_gaussian", data.DataInfo((3,), "continuous"), latent=2,
+                          dtype=np.float64)  # fmt: skip
+    rng = np.random.default_rng(0)
+    model.W.data, model.b.data = rng.standard_normal((3, 2)), rng.standard_normal(3)
+    model.log_sigma.data = np.array(np.log(0.5))
+    x = 1.5 * rng.standard_normal((6, 3))
+    with no_grad():
+        exact = model.log_prob(x).data
+    errors = {}
+    for steps in (10, 500):
+        estimate = metrics.ais_log_likelihood(model, x, np.random.default_rng(1), chains=32,
+                                              steps=steps, step_size=0.1)  # fmt: skip
+        errors[steps] = np.abs(estimate - exact)
+    assert errors[500].max() < 0.15
+    assert errors[500].mean() < errors[10].mean() / 2
