@@ -6,7 +6,8 @@ floats or tuples out).
 - ``kernel``: MMD (unbiased), its permutation test, and KID;
 - ``transport``: the exact 2-Wasserstein distance between samples, and the energy distance;
 - ``manifold``: precision and recall, density and coverage, and nearest training neighbours;
-- ``ais``: annealed importance sampling, for normalising constants and likelihoods.
+- ``ais``: annealed importance sampling, for normalising constants and likelihoods;
+- ``parzen``: the Parzen-window log-likelihood, kept to show why it misleads.
 
 A feature-based score is only comparable with one computed by the same feature network, so
 the networks that will feed ``fid`` and ``kid`` (trained here, issue 15) name themselves in
@@ -18,10 +19,12 @@ from scratchgen.metrics.frechet import fid, frechet_distance
 from scratchgen.metrics.kernel import kid, mmd, mmd_test
 from scratchgen.metrics.likelihood import bits_per_dim, dequantized_nll
 from scratchgen.metrics.manifold import density_coverage, nearest_neighbours, precision_recall
+from scratchgen.metrics.parzen import parzen_log_likelihood, select_parzen_bandwidth
 from scratchgen.metrics.transport import energy_distance, wasserstein2
 
 __all__ = [
     "ais", "ais_log_likelihood", "bits_per_dim", "density_coverage", "dequantized_nll",
     "energy_distance", "fid", "frechet_distance", "hmc_transition", "kid", "log_mean_weight",
-    "mmd", "mmd_test", "nearest_neighbours", "precision_recall", "wasserstein2",
+    "mmd", "mmd_test", "nearest_neighbours", "parzen_log_likelihood", "precision_recall",
+    "select_parzen_bandwidth", "wasserstein2",
 ]  # fmt: skip
