@@ -17,11 +17,16 @@ by Jensen's inequality mean log w is a stochastic lower bound on it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import logsumexp
 
+import autodiff as ad
 from scratchgen import samplers
+
+if TYPE_CHECKING:
+    from scratchgen.models.latent.base import LatentVariableModel
 
 Array = np.ndarray
 
@@ -78,8 +83,8 @@ def hmc_transition(
     return move
 
 
-def ais_log_likelihood(model, x: Array, rng: np.random.Generator, chains: int = 16,
-                       steps: int = 200, step_size: float = 0.05,
+def ais_log_likelihood(model: LatentVariableModel, x: Array, rng: np.random.Generator,
+                       chains: int = 16, steps: int = 200, step_size: float = 0.05,
                        leapfrog_steps: int = 5) -> Array:  # fmt: skip
     """log p(x) per example of a latent-variable model with continuous latents, by AIS from
     the prior p(z) to the unnormalised posterior f(z) = p(z) p(x | z), whose normaliser is
@@ -87,8 +92,6 @@ def ais_log_likelihood(model, x: Array, rng: np.random.Generator, chains: int = 
     Generative Models", 2017). ``chains`` chains per example, ``steps`` + 1 temperatures
     evenly spaced, one HMC move each; gradients in z by ``autodiff``. Each estimate is a
     stochastic lower bound on log p(x) that tightens as ``steps`` grows."""
-    import autodiff as ad
-
     x = np.asarray(x)
     n = len(x)
     repeated = np.repeat(x, chains, axis=0)  # the chains of example i are rows i*C .. i*C+C-1
