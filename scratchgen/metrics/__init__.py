@@ -7,14 +7,15 @@ floats or tuples out).
 - ``transport``: the exact 2-Wasserstein distance between samples, and the energy distance;
 - ``manifold``: precision and recall, density and coverage, and nearest training neighbours;
 - ``ais``: annealed importance sampling, for normalising constants and likelihoods;
-- ``parzen``: the Parzen-window log-likelihood, kept to show why it misleads.
+- ``parzen``: the Parzen-window log-likelihood, kept to show why it misleads;
+- ``features``: the feature networks trained here (``feature_network``) for FID and KID.
 
 A feature-based score is only comparable with one computed by the same feature network, so
-the networks that will feed ``fid`` and ``kid`` (trained here, issue 15) name themselves in
-every result.
+each network has a name ("scratchgen_digits") that goes into every result computed with it.
 """
 
 from scratchgen.metrics.ais import ais, ais_log_likelihood, hmc_transition, log_mean_weight
+from scratchgen.metrics.features import FeatureNetwork, feature_network
 from scratchgen.metrics.frechet import fid, frechet_distance
 from scratchgen.metrics.kernel import kid, mmd, mmd_test
 from scratchgen.metrics.likelihood import bits_per_dim, dequantized_nll
@@ -23,8 +24,8 @@ from scratchgen.metrics.parzen import parzen_log_likelihood, select_parzen_bandw
 from scratchgen.metrics.transport import energy_distance, wasserstein2
 
 __all__ = [
-    "ais", "ais_log_likelihood", "bits_per_dim", "density_coverage", "dequantized_nll",
-    "energy_distance", "fid", "frechet_distance", "hmc_transition", "kid", "log_mean_weight",
-    "mmd", "mmd_test", "nearest_neighbours", "parzen_log_likelihood", "precision_recall",
-    "select_parzen_bandwidth", "wasserstein2",
+    "FeatureNetwork", "ais", "ais_log_likelihood", "bits_per_dim", "density_coverage",
+    "dequantized_nll", "energy_distance", "feature_network", "fid", "frechet_distance",
+    "hmc_transition", "kid", "log_mean_weight", "mmd", "mmd_test", "nearest_neighbours",
+    "parzen_log_likelihood", "precision_recall", "select_parzen_bandwidth", "wasserstein2",
 ]  # fmt: skip

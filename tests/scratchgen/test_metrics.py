@@ -257,3 +257,32 @@ def test_the_parzen_estimate_misleads_in_many_dimensions():
     estimate = metrics.parzen_log_likelihood(samples, test, h).mean()
     exact = (-0.5 * np.sum(test**2, axis=1) - 0.5 * d * np.log(2 * np.pi)).mean()
     assert exact - estimate > 5
+
+
+def test_the_digits_feature_network_trains_once_caches_and_classifies(tmp_path, monkeypatch):
+    from scratchgen import data, train
+    from scratchgen.metrics.features import Recipe
+
+    monkeypatch.setenv("SCRATCHGEN_DATA", str(tmp_path))
+    recipe = Recipe(steps=300)
+    network = metrics.feature_network("digits", recipe, progress=False)
+    digits = data.load("digits")
+    assert network.name == "scratchgen_digits" and network.test_accuracy > 0.9
+    assert np.mean(network.predict(digits.test) == digits.test_labels) == pytest.approx(
+        network.test_accuracy
+    )
+    assert network.features(digits.test[:7]).shape == (7, recipe.features)
+    assert len(list((tmp_path / "features").glob("digits-*.npz"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached network was trained again")
+
+    monkeypatch.setattr(train, "fit", no_training)
+    again = metrics.feature_network("digits", recipe, progress=False)
+    np.testing.assert_array_equal(
+        again.features(digits.test[:7]), network.features(digits.test[:7])
+    )
+    with pytest.raises(AssertionError, match="trained again"):  # another recipe, another network
+        metrics.feature_network("digits", Recipe(steps=301), progress=False)
+    with pytest.raises(KeyError, match="no feature network for 'rings'"):
+        metrics.feature_network("rings")
