@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -191,8 +192,9 @@ def _cmd_list(model: str | None) -> None:
     if model is not None:
         from scratchgen.models.base import entry
 
-        print(f"{model}: {models.available()[entry(model).name]}")
-        for name, declared in models.model_settings(entry(model).build).items():
+        chosen = entry(model)  # an unknown name is a one-line KeyError
+        print(f"{model}: {models.available()[chosen.name]}")
+        for name, declared in chosen.settings.items():
             default = json.dumps(list(declared.default) if declared.kind is list
                                  else declared.default)  # fmt: skip
             print(f"  {name:18s} {default:14s} {declared.allowed()}")
@@ -373,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("scratchgen: out of memory; try smaller settings (widths, batch_size)",
               file=sys.stderr)  # fmt: skip
         return 1
+    except BrokenPipeError:  # the output went to `head` or the like, which has what it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except OSError as error:  # a file that cannot be written: disk full, no permission
         print(f"scratchgen: {error}", file=sys.stderr)
         return 1

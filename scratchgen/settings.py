@@ -12,10 +12,11 @@ A model declares its settings in its constructor's signature, a training run in 
     clip: Positive | None = None                      a number > 0, or null (none)
     revive: bool = True                               true or false
 
-``declared(signature or dataclass)`` reads them into ``Setting``s; ``Setting.check(value)``
-returns the value in its plain form (an int, a float, a list) or raises ``SettingError``, whose
-one-line message names the setting, the value and what is allowed, so that every model, those
-still to come included, gets the same checks and messages from its signature alone.
+``declared_by_signature`` and ``declared_by_dataclass`` read them into ``Setting``s;
+``Setting.check(value, owner)`` returns the value in its plain form (an int, a float, a list)
+or raises ``SettingError``, whose one-line message names the setting, the value and what is
+allowed, so that every model, those still to come included, gets the same checks and messages
+from its signature alone.
 """
 
 from __future__ import annotations
@@ -90,7 +91,6 @@ Every = Annotated[int, Range(1, 10**9)]  # a period or a total, in steps
 Seed = Annotated[int, Range(0, 2**32 - 1)]
 Positive = Annotated[float, Range(0, above=True)]
 NonNegative = Annotated[float, Range(0)]
-Fraction = Annotated[float, Range(0, 1)]
 Decay = Annotated[float, Range(0, 1, below=True)]  # the weight of the past in an average
 
 
@@ -212,8 +212,7 @@ def declared_by_signature(function: Callable[..., Any], skip: int = 2) -> dict[s
             continue
         if parameter.default is parameter.empty:
             continue  # supplied by a subclass, which declares it
-        default = parameter.default
-        found[parameter.name] = setting(parameter.name, default, hints[parameter.name])
+        found[parameter.name] = setting(parameter.name, parameter.default, hints[parameter.name])
     return found
 
 

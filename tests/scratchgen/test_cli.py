@@ -58,6 +58,7 @@ def test_train_sample_eval_and_resume(tmp_path, capsys):
             "no setting colours",
         ),
         (["sample", "/no/such/run", "--out", "x.png"], "no such file"),
+        (["list", "nope"], "unknown model 'nope'"),
         (
             ["train", "gaussian_mixture", "--data", "rings", "--set", "optimizer=foo"],
             "optimizer must be one of 'adam', 'adamw', 'sgd', got 'foo'",
