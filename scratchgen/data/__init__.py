@@ -30,7 +30,9 @@ def _toy(name: str, seed: int) -> Callable[[], Dataset]:
     def build() -> Dataset:
         train = sampler(10_000, np.random.default_rng(seed))
         test = sampler(5_000, np.random.default_rng(seed + 100))
-        return Dataset(name, train, test, DataInfo((2,), "continuous"), log_density=log_density)
+        modes = {"modes": toy2d.MODES[name]} if name in toy2d.MODES else {}
+        return Dataset(name, train, test, DataInfo((2,), "continuous"), log_density=log_density,
+                       extras=modes)  # fmt: skip
 
     return build
 

@@ -53,16 +53,62 @@ def render(objects: list[tuple[str, str, str, float, float]], size: int = 16) ->
     return np.round(pooled).astype(np.uint8)
 
 
+PLACES = tuple(
+    "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
+    for row in ("top", "middle", "bottom")
+    for column in ("left", "centre", "right")
+)
+
+
+def _place(cx: float, cy: float) -> int:
+    """Which cell of the 3 x 3 grid holds the centre, row by row (an index into PLACES)."""
+    return 3 * min(int(cy * 3), 2) + min(int(cx * 3), 2)
+
+
 def _where(cx: float, cy: float) -> str:
-    row = ("top", "middle", "bottom")[min(int(cy * 3), 2)]
-    column = ("left", "centre", "right")[min(int(cx * 3), 2)]
-    return "centre" if (row, column) == ("middle", "centre") else f"{row} {column}"
+    return PLACES[_place(cx, cy)]
 
 
 def caption(objects: list[tuple[str, str, str, float, float]]) -> str:
     """'a large red circle at the top left and a small blue square at the bottom right'."""
     parts = [f"a {s} {c} {k} at the {_where(cx, cy)}" for k, c, s, cx, cy in objects]
     return " and ".join(parts)
+
+
+# What the image determines about a scene, one column each: how many objects (0 for one, 1 for
+# two), then kind, colour, size and place of each. The objects are listed in reading order of
+# their places (then large first, then by kind and colour), an order the image shows, unlike the
+# order they were drawn in. A second object's columns are -1 when there is none.
+ATTRIBUTES = ("count", "kind_1", "colour_1", "size_1", "place_1",
+              "kind_2", "colour_2", "size_2", "place_2")  # fmt: skip
+ATTRIBUTE_CLASSES = (2,) + (len(KINDS), len(COLOURS), len(SIZES), len(PLACES)) * 2
+
+
+def _describe(obj: tuple[str, str, str, float, float]) -> tuple[int, int, int, int]:
+    kind, colour, size_name, cx, cy = obj
+    return KINDS.index(kind), list(COLOURS).index(colour), list(SIZES).index(size_name), _place(cx, cy)
+
+
+def scene_attributes(scenes: list[list[tuple[str, str, str, float, float]]]) -> np.ndarray:
+    """The (n, len(ATTRIBUTES)) integer table of what each scene's image shows."""
+    table = np.full((len(scenes), len(ATTRIBUTES)), -1, dtype=np.int64)
+    for row, objects in enumerate(scenes):
+        described = sorted((_describe(obj) for obj in objects),
+                           key=lambda d: (d[3], -list(SIZES.values())[d[2]], d))  # fmt: skip
+        table[row, 0] = len(objects) - 1
+        for slot, values in enumerate(described):
+            table[row, 1 + 4 * slot : 5 + 4 * slot] = values
+    return table
+
+
+def describe(table: np.ndarray) -> list[list[tuple[str, str, str, str]]]:
+    """The inverse of ``scene_attributes`` in words: each row as its objects (kind, colour,
+    size, place); a predicted table's second object is read only when its count says two."""
+    names = (KINDS, list(COLOURS), list(SIZES), PLACES)
+    return [
+        [tuple(names[a][row[1 + 4 * slot + a]] for a in range(4)) for slot in range(row[0] + 1)]
+        for row in np.asarray(table)
+    ]
 
 
 def _draw_objects(rng: np.random.Generator) -> list[tuple[str, str, str, float, float]]:

@@ -5,6 +5,8 @@ KL(p_data || p_model) = E[-log p_model(x)] - H(p_data), and H(p_data) = E[-log p
 is estimated on a large sample (``entropy``). Densities:
 
 * eight_gaussians: eight N(c_k, 0.2^2 I), c_k at radius 2 (exact);
+* grid25: 25 N(c_k, 0.05^2 I), c_k = (-4 + 2i, -4 + 2j), the grid of the mode-collapse papers
+  (VEEGAN, PacGAN) (exact);
 * checkerboard: uniform on the 8 dark unit squares of a 4x4 board on [-2, 2]^2 (exact);
 * rings: radii 0.5, 1, 1.5, 2 with weight proportional to the radius, radial noise N(0, 0.08^2)
   around each circle (exact: the angle integrates to a Bessel function, below);
@@ -40,6 +42,17 @@ def eight_gaussians(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def eight_gaussians_log_density(x: np.ndarray) -> np.ndarray:
     return _gaussian_mixture_log_density(x, _EIGHT_CENTRES, 0.2)
+
+
+_GRID_CENTRES = np.stack(np.meshgrid(np.arange(-4.0, 5, 2), np.arange(-4.0, 5, 2)), -1).reshape(-1, 2)
+
+
+def grid25(n: int, rng: np.random.Generator) -> np.ndarray:
+    return _GRID_CENTRES[rng.integers(0, 25, n)] + 0.05 * rng.standard_normal((n, 2))
+
+
+def grid25_log_density(x: np.ndarray) -> np.ndarray:
+    return _gaussian_mixture_log_density(x, _GRID_CENTRES, 0.05)
 
 
 def _dark_square(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
@@ -141,6 +154,13 @@ TOYS: dict[str, tuple[Callable, Callable | None]] = {
     "two_moons": (two_moons, two_moons_log_density),
     "swiss_roll": (swiss_roll, None),
     "pinwheel": (pinwheel, None),
+    "grid25": (grid25, grid25_log_density),
+}
+
+# The mixtures whose modes are known, as (centres, standard deviation), for metrics.mode_coverage
+MODES: dict[str, tuple[np.ndarray, float]] = {
+    "eight_gaussians": (_EIGHT_CENTRES, 0.2),
+    "grid25": (_GRID_CENTRES, 0.05),
 }
 
 

@@ -20,14 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist, pdist
 
-
-def _samples(x, name: str) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or len(x) < 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected a finite sample (n, d) with n >= 2, got {x.shape}")
-    return x
+from scratchgen.metrics.points import as_points
 
 
 def _unbiased_mmd2(K: np.ndarray, m: int) -> float:
@@ -60,7 +53,7 @@ def _kernel_matrix(pooled: np.ndarray, kernel: str, bandwidth: float | None) -> 
 def mmd(x: ArrayLike, y: ArrayLike, kernel: str = "rbf", bandwidth: float | None = None) -> float:
     """MMD^2_u between samples x (m, d) and y (n, d): ``kernel`` "rbf" (bandwidth by the
     median heuristic unless given) or "cubic" (KID's)."""
-    x, y = _samples(x, "mmd"), _samples(y, "mmd")
+    x, y = as_points(x, "mmd", 2), as_points(y, "mmd", 2)
     pooled = np.concatenate([x, y])
     return _unbiased_mmd2(_kernel_matrix(pooled, kernel, bandwidth), len(x))
 
@@ -76,7 +69,7 @@ def mmd_test(
 
     which is a valid p-value (its rejection rate at level alpha is at most alpha). The kernel
     and its bandwidth are fixed once, from the pooled sample, for every relabelling."""
-    x, y = _samples(x, "mmd_test"), _samples(y, "mmd_test")
+    x, y = as_points(x, "mmd_test", 2), as_points(y, "mmd_test", 2)
     if permutations < 1:
         raise ValueError(f"mmd_test: permutations must be at least 1, got {permutations}")
     rng = np.random.default_rng() if rng is None else rng
@@ -96,7 +89,7 @@ def kid(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subset_size: int =
     subsets of ``subset_size`` examples from each set of features (fewer when a set is
     smaller), drawn without replacement within a subset. Unbiased for any subset size, unlike
     FID."""
-    real, fake = _samples(real, "kid"), _samples(fake, "kid")
+    real, fake = as_points(real, "kid", 2), as_points(fake, "kid", 2)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"kid: feature dimensions differ, {real.shape[1]} and {fake.shape[1]}")
     if subsets < 1 or subset_size < 2:

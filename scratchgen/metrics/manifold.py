@@ -22,14 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
 
-
-def _features(x: ArrayLike, name: str, k: int) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    if x.ndim != 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: expected finite features (n, d), got shape {x.shape}")
-    if len(x) <= k:
-        raise ValueError(f"{name}: needs more than k = {k} points, got {len(x)}")
-    return x
+from scratchgen.metrics.points import as_points
 
 
 def knn_radii(x: np.ndarray, k: int) -> np.ndarray:
@@ -41,7 +34,7 @@ def knn_radii(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _pair(real: ArrayLike, fake: ArrayLike, k: int, name: str):
-    real, fake = _features(real, f"{name} (real)", k), _features(fake, f"{name} (fake)", k)
+    real, fake = as_points(real, f"{name} (real)", k + 1), as_points(fake, f"{name} (fake)", k + 1)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"{name}: feature dimensions differ, {real.shape[1]} and {fake.shape[1]}")
     return real, fake, cdist(real, fake)  # distances (N, M)

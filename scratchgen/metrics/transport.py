@@ -8,14 +8,13 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from scratchgen.metrics.points import as_points
+
 
 def _pair(x, y, name: str) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    x, y = (x[:, None] if x.ndim == 1 else x), (y[:, None] if y.ndim == 1 else y)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or min(len(x), len(y)) < 1:
+    x, y = as_points(x, name), as_points(y, name)
+    if x.shape[1] != y.shape[1]:
         raise ValueError(f"{name}: expected samples (m, d) and (n, d), got {x.shape}, {y.shape}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError(f"{name}: the samples hold NaN or infinite values")
     return x, y
 
 

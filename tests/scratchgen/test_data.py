@@ -212,3 +212,33 @@ def test_batches_cover_each_example_once_per_pass_and_follow_the_seed():
     again = np.concatenate(list(d.batches(10, np.random.default_rng(1))))
     np.testing.assert_array_equal(seen, again)
     assert sum(len(b) for b in d.batches(10, np.random.default_rng(1), drop_last=False)) == 100
+
+
+def test_the_grid_of_25_gaussians_is_normalised_and_lists_its_modes():
+    grid = np.arange(-4.6, 4.6, 0.01)
+    xx, yy = np.meshgrid(grid, grid)
+    density = np.exp(toy2d.grid25_log_density(np.stack([xx.ravel(), yy.ravel()], 1)))
+    assert density.sum() * 0.01**2 == pytest.approx(1.0, abs=1e-3)
+    dataset = data.load("grid25")
+    centres, sigma = dataset.extras["modes"]
+    assert centres.shape == (25, 2) and sigma == 0.05
+    nearest = np.min(np.linalg.norm(dataset.train[:, None] - centres[None], axis=-1), axis=1)
+    assert np.max(nearest) < 6 * sigma
+
+
+def test_scene_attributes_list_what_the_image_shows_in_an_order_it_shows():
+    scene = [("square", "red", "large", 0.8, 0.2), ("circle", "cyan", "small", 0.2, 0.8)]
+    table = shapes.scene_attributes([scene, scene[::-1], scene[1:]])
+    np.testing.assert_array_equal(table[0], table[1])  # the drawing order does not matter
+    assert shapes.describe(table) == [
+        [("square", "red", "large", "top right"), ("circle", "cyan", "small", "bottom left")],
+    ] * 2 + [[("circle", "cyan", "small", "bottom left")]]
+    assert table[2, 0] == 0 and np.all(table[2, 5:] == -1)
+    assert table.shape[1] == len(shapes.ATTRIBUTES) == len(shapes.ATTRIBUTE_CLASSES)
+    assert np.all(table.max(axis=0) < np.array(shapes.ATTRIBUTE_CLASSES))
+    scenes = [shapes.random_scene(np.random.default_rng(seed)) for seed in range(20)]
+    words = shapes.describe(shapes.scene_attributes(scenes))
+    for scene, described in zip(scenes, words):
+        assert sorted(shapes.caption(scene).split(" and ")) == sorted(
+            f"a {size} {colour} {kind} at the {place}" for kind, colour, size, place in described
+        )

@@ -7,11 +7,13 @@ import warnings
 import numpy as np
 import pytest
 import scipy.linalg
+import scipy.special
 import scipy.stats
 from hypothesis import given
 from hypothesis import strategies as st
 
 from scratchgen import metrics
+from scratchgen.data import toy2d
 
 
 def spd(rng, d, rank=None):
@@ -286,3 +288,62 @@ def test_the_digits_feature_network_trains_once_caches_and_classifies(tmp_path, 
         metrics.feature_network("digits", Recipe(steps=301), progress=False)
     with pytest.raises(KeyError, match="no feature network for 'rings'"):
         metrics.feature_network("rings")
+
+
+def test_mode_coverage_counts_modes_quality_and_the_reverse_kl_of_a_collapsed_sampler():
+    centres, sigma = toy2d.MODES["grid25"]
+    collapsed = np.repeat(centres[:5], 2, axis=0) + 0.5 * sigma  # two per mode on 5 of 25
+    far = np.full((3, 2), 100.0)
+    result = metrics.mode_coverage(np.concatenate([collapsed, far]), centres, sigma)
+    assert result["modes"] == 5 and result["high_quality"] == pytest.approx(10 / 13)
+    assert result["reverse_kl"] == pytest.approx(np.log(5))  # uniform on 5 of 25 modes
+    assert result["counts"].tolist() == [2] * 5 + [0] * 20
+    assert metrics.mode_coverage(collapsed, centres, sigma, min_count=3)["modes"] == 0
+    nothing = metrics.mode_coverage(far, centres, sigma)
+    assert nothing["modes"] == 0 and nothing["reverse_kl"] == np.inf
+    # standardised per axis: 2.9 sigma along a wide axis is in, 3.1 along a narrow one is out
+    wide = metrics.mode_coverage([[2.9 * 2.0, 0.0], [0.0, 3.1 * 0.5]], [[0.0, 0.0]], [[2.0, 0.5]])
+    assert wide["counts"].tolist() == [1] and wide["high_quality"] == 0.5
+    for bad in ({"std": 0.0}, {"std": [1.0, 2.0]}, {"min_count": 0}):
+        with pytest.raises(ValueError) as error:
+            metrics.mode_coverage(collapsed, centres, **{"std": sigma, **bad})
+        assert "\n" not in str(error.value)
+
+
+def test_mode_coverage_of_the_true_mixture():
+    """Samples of the grid itself: every mode, a high-quality fraction P(chi^2_2 < 9) =
+    1 - exp(-9/2) within 4 binomial standard errors, and a reverse KL near the bias of a
+    multinomial histogram, (K - 1) / (2 n)."""
+    centres, sigma = toy2d.MODES["grid25"]
+    n = 20_000
+    result = metrics.mode_coverage(toy2d.grid25(n, np.random.default_rng(8)), centres, sigma)
+    p = 1 - np.exp(-4.5)
+    assert result["modes"] == 25
+    assert abs(result["high_quality"] - p) < 4 * np.sqrt(p * (1 - p) / n)
+    assert result["reverse_kl"] < 5 * 24 / (2 * n)
+
+
+def test_a_feature_network_with_several_heads_sums_their_cross_entropies_over_known_labels():
+    from scratchgen.data import DataInfo
+    from scratchgen.metrics.features import FeatureNetwork
+
+    network = FeatureNetwork(DataInfo((1, 4, 4), "continuous"), classes=(2, 3), filters=(2, 3),
+                             features=5, dtype="float64")  # fmt: skip
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((6, 1, 4, 4))
+    y = np.array([[0, 2], [1, -1], [1, 0], [0, -1], [-1, 1], [1, 1]])
+    logits = network.head(network._features(x)).data
+    expected = 0.0
+    for h, (a, b) in enumerate([(0, 2), (2, 5)]):
+        log_p = logits[:, a:b] - scipy.special.logsumexp(logits[:, a:b], axis=1, keepdims=True)
+        expected -= sum(log_p[i, y[i, h]] for i in range(6) if y[i, h] >= 0)
+    assert network.loss(x, y).item() == pytest.approx(expected / 6, rel=1e-12)
+    predicted = network.predict(x)
+    assert predicted.shape == (6, 2)
+    network.heads = ("first", "second")
+    network.predict = lambda x: np.array([[0, 2], [0, 0], [1, 0], [0, 1], [0, 1], [1, 0]])
+    every, per_head = network.accuracy(x, y)  # rows 0, 2, 3 and 4 are right where known
+    assert every == pytest.approx(4 / 6)
+    assert per_head == pytest.approx({"first": 4 / 5, "second": 3 / 4})
+    with pytest.raises(ValueError, match="2 heads"):
+        network.loss(x, y[:, :1].repeat(3, axis=1))
