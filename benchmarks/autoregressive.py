@@ -1,7 +1,9 @@
 """Autoregressive models on the 8x8 digits and the grammar text under fixed training budgets.
 
 Binary digits: test NLL (nats per image), train NLL (the gap shows overfitting: the set has
-1438 training images), and seconds per epoch, and a figure of samples from each model.
+1438 training images), and seconds per epoch, FID, KID, precision and recall with the
+scratchgen feature network of the data (``benchmarks.sample_scores``), and a figure of samples
+from each model.
 With ``--levels``: the PixelCNNs on the digits with 17 grey levels, in bits per dimension (a
 softmax output, a logistic mixture, the gated stacks, and the gated model conditioned on the
 class with its Bayes-rule accuracy), a figure of class-conditional samples, and the
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import sample_scores
 from scratchgen import data, models, train, viz
 from scratchgen.data import grammar
 from scratchgen.train import evaluate
@@ -62,6 +65,7 @@ def run(epochs: int, figure: Path | None) -> list[dict]:
         rows.append({
             "model": name, "test_nll": metrics["test_nll"], "train_nll": train_nll,
             "seconds_per_epoch": seconds, "parameters": model.num_parameters(),
+            **sample_scores.of_model(model, digits),
         })  # fmt: skip
         samples.append(model.sample(8, np.random.default_rng(0)))
     if figure is not None:
@@ -81,7 +85,8 @@ def run_levels(epochs: int, figure: Path | None) -> list[dict]:
         model = models.create(name, digits.info, **hparams)
         metrics, seconds = _fit(model, digits, epochs, BATCH, 0.005)
         rows.append({"model": label, "bits": metrics["test_bpd"], "seconds_per_epoch": seconds,
-                     "accuracy": metrics.get("test_accuracy")})  # fmt: skip
+                     "accuracy": metrics.get("test_accuracy"),
+                     **sample_scores.of_model(model, digits)})  # fmt: skip
     if figure is not None:  # the last model is the conditional one: one row per class
         import matplotlib.pyplot as plt
 
@@ -102,23 +107,32 @@ def run_levels(epochs: int, figure: Path | None) -> list[dict]:
 def print_levels(epochs: int, figure: Path | None) -> None:
     print(f"17-level 8x8 digits, {epochs} epochs, batch 64, Adam lr 0.005 (bits/dim); "
           f"grammar text, {max(1, epochs // 20)} epochs (bits/char)")  # fmt: skip
-    print(f"  {'model':36s} {'bits':>6s} {'s/epoch':>8s}  notes")
+    print(f"  {'model':36s} {'bits':>6s} {'s/epoch':>8s} {sample_scores.header()}  notes")
+    floor = sample_scores.cells(sample_scores.of_training_images(data.load("digits")))
+    print(f"  {'the training images':36s} {'':6s} {'':8s} {floor}")
     for r in run_levels(epochs, figure):
         if "entropy_rate" in r:
             gap = r["bits"] - r["entropy_rate"]
             notes = f"entropy rate {r['entropy_rate']:.3f}, KL gap {gap:.3f} bits/char"
+            scores = " " * len(sample_scores.header())
         else:
             notes = "" if r["accuracy"] is None else f"Bayes accuracy {r['accuracy']:.1%}"
-        print(f"  {r['model']:36s} {r['bits']:6.3f} {r['seconds_per_epoch']:8.2f}  {notes}")
+            scores = sample_scores.cells(r)
+        seconds = r["seconds_per_epoch"]
+        print(f"  {r['model']:36s} {r['bits']:6.3f} {seconds:8.2f} {scores}  {notes}")
 
 
 def print_binary(epochs: int, figure: Path | None) -> None:
     rows = run(epochs, figure)
     print(f"binary 8x8 digits, {epochs} epochs, batch 64, Adam lr 0.005")
-    print(f"  {'model':16s} {'test NLL':>9s} {'train NLL':>10s} {'s/epoch':>8s} {'params':>8s}")
+    print(f"  {'model':16s} {'test NLL':>9s} {'train NLL':>10s} {'s/epoch':>8s} {'params':>8s} "
+          f"{sample_scores.header()}")  # fmt: skip
+    floor = sample_scores.cells(sample_scores.of_training_images(data.load("digits_binary")))
+    print(f"  {'training images':16s} {'':9s} {'':10s} {'':8s} {'':8s} {floor}")
     for r in rows:
         print(f"  {r['model']:16s} {r['test_nll']:9.2f} {r['train_nll']:10.2f} "
-              f"{r['seconds_per_epoch']:8.2f} {r['parameters']:8d}")  # fmt: skip
+              f"{r['seconds_per_epoch']:8.2f} {r['parameters']:8d} "
+              f"{sample_scores.cells(r)}")  # fmt: skip
 
 
 def main() -> None:

@@ -4,7 +4,7 @@
     scratchgen train MODEL --data DATASET [--steps N] [--seed S] [--out DIR] [--set k=v ...]
                      [--resume]
     scratchgen sample DIR [--n N] [--seed S] --out FILE.npy|FILE.png
-    scratchgen eval DIR [--data DATASET|FILE]
+    scratchgen eval DIR [--data DATASET|FILE] [--metrics NAME ...] [--samples N] [--seed S]
     scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--list]
 
 A run folder holds checkpoint.npz, trainer.json, config.json, metrics.json, metrics.jsonl,
@@ -68,6 +68,12 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate a trained model on test data")
     evaluate.add_argument("run", type=Path)
     evaluate.add_argument("--data", help="default: the data it was trained on")
+    evaluate.add_argument("--metrics", nargs="+", metavar="NAME",
+                          help="of nll bpd fid kid pr dc mmd w2 modes nn (default: all that "
+                               "apply)")  # fmt: skip
+    evaluate.add_argument("--samples", type=int, default=2000,
+                          help="model samples for the sample metrics (default 2000)")  # fmt: skip
+    evaluate.add_argument("--seed", type=int, default=0)
 
     tour = commands.add_parser("tour", help="the demo: train small models and write a gallery")
     tour.add_argument("--out", type=Path, default=Path("tour"), help="output folder")
@@ -167,14 +173,6 @@ def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray
     plt.close(fig)
 
 
-def _draw_samples(model, n: int, seed: int) -> np.ndarray:
-    """n samples; a class-conditional model cycles through its classes (0, 1, ..., 0, 1, ...)."""
-    rng = np.random.default_rng(seed)
-    if model.conditional:
-        return model.sample(n, rng, y=np.arange(n) % model.hparams["num_classes"])
-    return model.sample(n, rng)
-
-
 def _kl_gap(dataset, metrics: dict[str, float]) -> dict[str, float]:
     """For toy data with an exact density: KL(p_data || p_model) = test NLL - H(p_data)."""
     from scratchgen.data import toy2d
@@ -260,6 +258,7 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
     """Train (or resume) the run in ``out``, whose lock this process holds, and write its
     metrics and samples."""
     from scratchgen import data, models
+    from scratchgen.evaluation import draw_samples
     from scratchgen.train import Trainer, TrainingInterrupted
     from scratchgen.train.checkpoint import remove_temporaries, save_json
 
@@ -292,7 +291,7 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
     metrics.update(_kl_gap(dataset, metrics))
     save_json(out / "metrics.json", metrics)
     trained, _ = load_run(out)
-    samples = _draw_samples(trained, 64, args.seed)
+    samples = draw_samples(trained, 64, np.random.default_rng(args.seed))
     _write_samples(trained, samples, out / "samples.npy", None)
     _write_samples(trained, samples, out / "samples.png", dataset.test[:2000])
     if "vocab" in dataset.extras:  # text: the samples as characters too
@@ -309,29 +308,49 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise UsageError(f"scratchgen sample: --n must be from 1 to {MAX_SAMPLES}, got {args.n}")
     if args.seed < 0:
         raise UsageError(f"scratchgen sample: --seed must be 0 or more, got {args.seed}")
+    from scratchgen.evaluation import draw_samples
+
     model, config = load_run(args.run)
-    samples = _draw_samples(model, args.n, args.seed)
+    samples = draw_samples(model, args.n, np.random.default_rng(args.seed))
     _write_samples(model, samples, args.out, None)
     print(f"wrote {args.n} samples of {config['model']} to {args.out}")
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
-    from scratchgen import data
-    from scratchgen.train import evaluate
+    from scratchgen import data, evaluation, viz
     from scratchgen.train.checkpoint import save_json
 
+    if not 2 <= args.samples <= MAX_SAMPLES:
+        raise UsageError(f"scratchgen eval: --samples must be from 2 to {MAX_SAMPLES}, got "
+                         f"{args.samples}")  # fmt: skip
+    if args.seed < 0:
+        raise UsageError(f"scratchgen eval: --seed must be 0 or more, got {args.seed}")
     model, config = load_run(args.run)
     name = args.data or config["data"]
     dataset = data.load(name)
     if dataset.info.shape != model.info.shape:
         raise UsageError(f"scratchgen eval: {name} has examples of shape {dataset.info.shape}, the "
                          f"model was trained on {model.info.shape}")  # fmt: skip
-    labels = dataset.test_labels if model.conditional else None
-    metrics = evaluate(model, dataset.test, y=labels)
+    try:
+        evaluation.check(args.metrics or [], model, dataset)
+    except evaluation.NotApplicable as error:
+        raise UsageError(f"scratchgen eval: {error}") from None
+    suffix = "" if name == config["data"] else f"-{Path(name).stem}"
+
+    def picture(samples: np.ndarray) -> None:  # samples beside their nearest training examples
+        if len(model.info.shape) == 3 and model.info.shape[0] in (1, 3):
+            levels = model.info.levels if model.info.kind == "categorical" else 2
+            fig = viz.nearest_neighbour_grid(samples[:8], dataset.train, levels,
+                                             path=args.run / f"nearest{suffix}.png")  # fmt: skip
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+
+    metrics = evaluation.evaluate_model(model, dataset, args.metrics, n=args.samples,
+                                        rng=np.random.default_rng(args.seed),
+                                        on_samples=picture)  # fmt: skip
     metrics.update(_kl_gap(dataset, metrics))
-    target = args.run / (
-        "metrics.json" if name == config["data"] else f"eval-{Path(name).stem}.json"
-    )
+    target = args.run / ("metrics.json" if not suffix else f"eval{suffix}.json")
     save_json(target, {**(json.loads(target.read_text()) if target.exists() else {}), **metrics})
     print(", ".join(f"{k} {v:.6g}" for k, v in metrics.items()) + f"; wrote {target}")
 

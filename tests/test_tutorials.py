@@ -16,7 +16,8 @@ def test_there_are_tutorials():
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
 def test_tutorial_runs(path, tmp_path):
-    env = {**os.environ, "SCRATCHGEN_QUICK": "1", "MPLBACKEND": "Agg"}
+    env = {**os.environ, "SCRATCHGEN_QUICK": "1", "MPLBACKEND": "Agg",
+           "SCRATCHGEN_FEATURES": str(tmp_path / "features")}  # fmt: skip
     result = subprocess.run(
         [sys.executable, str(path)], cwd=tmp_path, env=env, capture_output=True, text=True
     )

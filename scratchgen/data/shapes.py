@@ -86,7 +86,8 @@ ATTRIBUTE_CLASSES = (2,) + (len(KINDS), len(COLOURS), len(SIZES), len(PLACES)) *
 
 def _describe(obj: tuple[str, str, str, float, float]) -> tuple[int, int, int, int]:
     kind, colour, size_name, cx, cy = obj
-    return KINDS.index(kind), list(COLOURS).index(colour), list(SIZES).index(size_name), _place(cx, cy)
+    colour_index, size_index = list(COLOURS).index(colour), list(SIZES).index(size_name)
+    return KINDS.index(kind), colour_index, size_index, _place(cx, cy)
 
 
 def scene_attributes(scenes: list[list[tuple[str, str, str, float, float]]]) -> np.ndarray:

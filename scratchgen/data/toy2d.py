@@ -44,7 +44,8 @@ def eight_gaussians_log_density(x: np.ndarray) -> np.ndarray:
     return _gaussian_mixture_log_density(x, _EIGHT_CENTRES, 0.2)
 
 
-_GRID_CENTRES = np.stack(np.meshgrid(np.arange(-4.0, 5, 2), np.arange(-4.0, 5, 2)), -1).reshape(-1, 2)
+_GRID_CENTRES = np.stack(np.meshgrid(np.arange(-4.0, 5, 2), np.arange(-4.0, 5, 2)), -1)
+_GRID_CENTRES = _GRID_CENTRES.reshape(-1, 2)
 
 
 def grid25(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -28,6 +28,7 @@ from scratchgen.metrics.transport import energy_distance, wasserstein2
 __all__ = [
     "FeatureNetwork", "ais", "ais_log_likelihood", "bits_per_dim", "density_coverage",
     "dequantized_nll", "energy_distance", "feature_network", "fid", "frechet_distance",
-    "hmc_transition", "kid", "log_mean_weight", "mmd", "mmd_test", "mode_coverage", "nearest_neighbours",
-    "parzen_log_likelihood", "precision_recall", "select_parzen_bandwidth", "wasserstein2",
+    "hmc_transition", "kid", "log_mean_weight", "mmd", "mmd_test", "mode_coverage",
+    "nearest_neighbours", "parzen_log_likelihood", "precision_recall", "select_parzen_bandwidth",
+    "wasserstein2",
 ]  # fmt: skip

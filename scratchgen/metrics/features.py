@@ -6,8 +6,9 @@ and results are keyed ``fid_scratchgen_digits``, never a bare "fid" (Inception f
 these are not comparable).
 
 Each network is a small convolutional classifier trained by the shared ``Trainer`` with a fixed
-recipe and seed, then cached under ``$SCRATCHGEN_DATA/features/`` as .npz + JSON, named by a
-hash of its recipe: a changed recipe trains a new network instead of reusing a stale one.
+recipe and seed, then cached under ``$SCRATCHGEN_DATA/features/`` (or ``$SCRATCHGEN_FEATURES``,
+for a read-only data folder) as .npz + JSON, named by a hash of its recipe: a changed recipe
+trains a new network instead of reusing a stale one.
 
     x -> conv 3x3 (f1) -> ReLU -> conv 3x3 stride 2 (f2) -> ReLU -> conv 3x3 stride 2 (f2)
       -> ReLU -> linear (F) -> ReLU = features(x) -> linear -> logits of each head
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -36,7 +38,7 @@ from scratchgen.models.base import GenerativeModel
 from scratchgen.nn import Conv2d, Linear, ReLU, Sequential
 from scratchgen.settings import Classes, Size
 
-RECIPE_VERSION = 1  # bump when the architecture or training changes, so caches are not reused
+RECIPE_VERSION = 2  # bump when the architecture or training changes, so caches are not reused
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ class Recipe:
 
 RECIPES = {
     "digits": Recipe(),
-    "mnist": Recipe(filters=(32, 64), features=128, steps=2000, batch_size=128, lr=2e-3),
-    "fashion_mnist": Recipe(filters=(32, 64), features=128, steps=2000, batch_size=128, lr=2e-3),
+    "digits_binary": Recipe(),
+    "mnist": Recipe(filters=(32, 64), features=128, steps=1500, batch_size=128, lr=2e-3),
+    "fashion_mnist": Recipe(filters=(32, 64), features=128, steps=1500, batch_size=128, lr=2e-3),
     "shapes": Recipe(filters=(32, 64), features=128, steps=1200, batch_size=64, lr=2e-3),
 }
 
@@ -84,6 +87,9 @@ class FeatureNetwork(GenerativeModel):
         self.scale = 1.0 / ((info.levels or 2) - 1) if info.kind != "continuous" else 1.0
         self.name, self.heads = "untrained", tuple(f"head_{h}" for h in range(len(classes)))
         self.test_accuracy, self.head_accuracy = float("nan"), {}
+        # features are divided by their root mean square over the training images, so that
+        # x.y / F is of order one in KID's kernel (x.y / F + 1)^3, whatever the network
+        self.register_buffer("feature_rms", np.ones(1))
 
     @property
     def conditional(self) -> bool:
@@ -116,16 +122,23 @@ class FeatureNetwork(GenerativeModel):
             total = total - ad.sum(log_p * known.astype(self.dtype))
         return total / len(y)
 
-    def features(self, x: Any, batch: int = 500) -> np.ndarray:
-        """The penultimate layer, (n, F), in batches."""
+    def _penultimate(self, x: Any, batch: int = 500) -> np.ndarray:
         with ad.no_grad():
             return np.concatenate([self._features(x[i : i + batch]).data
                                    for i in range(0, len(x), batch)])  # fmt: skip
 
+    def features(self, x: Any) -> np.ndarray:
+        """The penultimate layer, (n, F), over its root mean square on the training images."""
+        return self._penultimate(x) / self.feature_rms[0]
+
+    def calibrate(self, x: Any) -> None:
+        """Set the scale ``features`` divides by: the root mean square of x's features."""
+        self.feature_rms[0] = np.sqrt(np.mean(self._penultimate(x) ** 2))
+
     def classify(self, x: Any) -> np.ndarray:
         """Each head's most probable class: (n,) for one head, (n, heads) for several."""
         with ad.no_grad():
-            logits = self._head_logits(ad.Tensor(self.features(x)))
+            logits = self._head_logits(ad.Tensor(self._penultimate(x).astype(self.dtype)))
         labels = np.stack([np.argmax(head.data, axis=1) for head in logits], axis=1)
         return labels[:, 0] if labels.shape[1] == 1 else labels
 
@@ -137,18 +150,21 @@ class FeatureNetwork(GenerativeModel):
         y = self._targets(y)
         right = self._targets(self.predict(x)) == y
         known = y >= 0
-        per_head = {name: float(np.mean(right[known[:, h], h])) for h, name in enumerate(self.heads)}
+        per_head = {head: float(np.mean(right[known[:, h], h]))
+                    for h, head in enumerate(self.heads)}  # fmt: skip
         return float(np.mean(np.all(right | ~known, axis=1))), per_head
 
 
-def _cache_path(dataset_name: str, recipe: Recipe) -> Path:
+def features_dir() -> Path:
     from scratchgen.data import data_dir
 
+    return Path(os.environ.get("SCRATCHGEN_FEATURES", data_dir() / "features"))
+
+
+def _cache_path(dataset_name: str, recipe: Recipe) -> Path:
     text = json.dumps({"dataset": dataset_name, "version": RECIPE_VERSION, **asdict(recipe)},
                       sort_keys=True)  # fmt: skip
-    return (
-        data_dir() / "features" / f"{dataset_name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-    )
+    return features_dir() / f"{dataset_name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def feature_network(dataset_name: str, recipe: Recipe | None = None,
@@ -176,6 +192,7 @@ def feature_network(dataset_name: str, recipe: Recipe | None = None,
                   batch_size=recipe.batch_size, lr=recipe.lr, seed=recipe.seed,
                   eval_every=10**9)  # fmt: skip
         network.eval()
+        network.calibrate(dataset.train[:5000])
         accuracy, per_head = network.accuracy(dataset.test, dataset.test_labels)
         record = {"dataset": dataset_name, "recipe": asdict(recipe),
                   "test_accuracy": accuracy, "head_accuracy": per_head}  # fmt: skip

@@ -4,6 +4,7 @@ from scratchgen.viz.figures import (
     density,
     image_grid,
     loss_curve,
+    nearest_neighbour_grid,
     scatter,
     sequences,
     tile,
@@ -12,6 +13,6 @@ from scratchgen.viz.figures import (
 from scratchgen.viz.graph import draw_graph
 
 __all__ = [
-    "draw_graph", "image_grid", "tile", "scatter", "density", "sequences", "loss_curve",
-    "trajectory_gif",
+    "draw_graph", "image_grid", "nearest_neighbour_grid", "tile", "scatter", "density",
+    "sequences", "loss_curve", "trajectory_gif",
 ]  # fmt: skip

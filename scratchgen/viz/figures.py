@@ -78,6 +78,25 @@ def image_grid(
     return _finish(fig, path, ax, title)
 
 
+def nearest_neighbour_grid(
+    samples: np.ndarray,
+    train: np.ndarray,
+    levels: int | None = None,
+    k: int = 5,
+    title: str | None = None,
+    path: str | Path | None = None,
+) -> Any:
+    """A memorisation check to look at: each sample (left column) beside its k nearest training
+    images in Euclidean distance, nearest first. A sample identical to its neighbour is a copy."""
+    from scratchgen.metrics import nearest_neighbours
+
+    _, index = nearest_neighbours(samples, train, k)
+    rows = np.concatenate([np.asarray(samples)[:, None], np.asarray(train)[index]], axis=1)
+    return image_grid(rows.reshape(-1, *rows.shape[2:]), levels, columns=k + 1,
+                      title=title or f"samples (left) and their {k} nearest training images",
+                      path=path)  # fmt: skip
+
+
 def scatter(
     samples: np.ndarray,
     reference: np.ndarray | None = None,

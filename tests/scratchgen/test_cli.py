@@ -36,9 +36,49 @@ def test_train_sample_eval_and_resume(tmp_path, capsys):
     assert main(["sample", str(out), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (7, 2)
     assert main(["sample", str(out), "--out", str(tmp_path / "s.png")]) == 0
-    assert main(["eval", str(out), "--data", "two_moons"]) == 0
-    assert "kl_gap" in json.loads((out / "eval-two_moons.json").read_text())
+    assert main(["eval", str(out), "--data", "two_moons", "--samples", "300"]) == 0
+    scores = json.loads((out / "eval-two_moons.json").read_text())
+    assert {"kl_gap", "mmd_rbf", "w2", "nn_distance_samples", "eval_samples"} <= set(scores)
+    assert "modes_captured" not in scores  # the moons have no modes to count
     assert "test_nll" in capsys.readouterr().out
+    assert main(["eval", str(out), "--metrics", "modes", "w2", "--samples", "300"]) == 0
+    scores = json.loads((out / "metrics.json").read_text())
+    assert scores["modes_total"] == 8 and 0 <= scores["modes_captured"] <= 8
+    assert scores["steps"] == 90  # the training figures stay beside the new ones
+
+
+def test_eval_scores_images_with_the_feature_network_it_names(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SCRATCHGEN_DATA", str(tmp_path / "data"))
+    out = tmp_path / "vae"
+    assert main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(out),
+                 "--quiet", "--set", "hidden=[32]", "latent=4"]) == 0  # fmt: skip
+    assert main(["eval", str(out), "--metrics", "fid", "kid", "pr", "dc", "nn", "--samples",
+                 "300", "--seed", "3"]) == 0  # fmt: skip
+    scores = json.loads((out / "metrics.json").read_text())
+    expected = {"fid_scratchgen_digits", "kid_scratchgen_digits_mean", "kid_scratchgen_digits_std",
+                "precision_scratchgen_digits", "recall_scratchgen_digits",
+                "density_scratchgen_digits", "coverage_scratchgen_digits",
+                "scratchgen_digits_test_accuracy", "nn_distance_samples", "nn_distance_test"}  # fmt: skip
+    assert expected <= set(scores) and scores["fid_scratchgen_digits"] > 0
+    assert scores["test_elbo"] < 0  # from training, kept
+    assert (out / "nearest.png").exists() and list((tmp_path / "data" / "features").glob("*.npz"))
+
+
+@pytest.mark.parametrize(
+    "metrics, message",
+    [
+        (["fid"], "fid: fid needs a feature network for the data, and there is none for "
+                  "eight_gaussians"),
+        (["w2", "bogus"], "there is no metric 'bogus'"),
+    ],
+)  # fmt: skip
+def test_eval_refuses_a_metric_that_does_not_apply_in_one_line(metrics, message, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "gaussian_mixture", "--data", "eight_gaussians", "--steps", "5",
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    result = run_cli("eval", str(out), "--metrics", *metrics)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert message in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -274,6 +274,8 @@ def test_the_digits_feature_network_trains_once_caches_and_classifies(tmp_path, 
         network.test_accuracy
     )
     assert network.features(digits.test[:7]).shape == (7, recipe.features)
+    features = network.features(digits.train)  # calibrated on these: root mean square 1
+    assert np.sqrt(np.mean(features**2)) == pytest.approx(1.0, rel=1e-6)
     assert len(list((tmp_path / "features").glob("digits-*.npz"))) == 1
 
     def no_training(*args, **kwargs):

@@ -1,0 +1,145 @@
+"""Which metrics apply to a trained model and its data, and computing them: what
+``scratchgen eval DIR --metrics ...`` runs. Each name on the command line, when it applies, and
+the keys it writes into metrics.json:
+
+    nll, bpd  a likelihood, exact or bounded   test_nll, test_bpd (and the ELBO and its terms)
+    fid       images with a feature network    fid_<network>
+    kid                                        kid_<network>_mean, kid_<network>_std
+    pr                                         precision_<network>, recall_<network>
+    dc                                         density_<network>, coverage_<network>
+    mmd       vector data (such as the 2-D toys)   mmd_rbf
+    w2                                         w2
+    modes     a mixture with known modes       modes_captured, modes_total, high_quality,
+                                               reverse_kl
+    nn        any data                         nn_distance_samples, nn_distance_test
+
+<network> names the feature network (scratchgen_mnist): a feature-based score compared with
+one from another network (Inception's) means nothing. Sample metrics compare n model samples
+with n test examples; ``nn`` gives the mean distance from a sample to its nearest training
+example beside the same for test examples, which a model that copies its training set beats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from scratchgen.data import Dataset
+from scratchgen.models.base import GenerativeModel
+
+METRICS = ("nll", "bpd", "fid", "kid", "pr", "dc", "mmd", "w2", "modes", "nn")
+FEATURE_METRICS = ("fid", "kid", "pr", "dc")
+VECTOR_METRICS = ("mmd", "w2")
+
+
+class NotApplicable(ValueError):
+    """A metric asked of a model or data it does not apply to; the message says why."""
+
+
+def _samples_with(model: GenerativeModel) -> bool:
+    return type(model).sample is not GenerativeModel.sample
+
+
+def why_not(metric: str, model: GenerativeModel, dataset: Dataset) -> str | None:
+    """Why ``metric`` does not apply to ``model`` on ``dataset``, or None when it does."""
+    from scratchgen.metrics.features import RECIPES
+
+    name = type(model).__name__
+    if metric not in METRICS:
+        return f"there is no metric {metric!r}; there are {', '.join(METRICS)}"
+    if metric in ("nll", "bpd"):
+        if model.has_exact_likelihood or getattr(model, "has_bound", False):
+            return None
+        return f"{name} has no likelihood to score, exact or bounded"
+    if not _samples_with(model):
+        return f"{name} cannot draw samples, which {metric} compares with the data"
+    if metric in FEATURE_METRICS and dataset.name not in RECIPES:
+        return (f"{metric} needs a feature network for the data, and there is none for "
+                f"{dataset.name} (there are: {', '.join(RECIPES)})")  # fmt: skip
+    if metric in VECTOR_METRICS and len(dataset.info.shape) != 1:
+        return (f"{metric} compares raw vectors, and {dataset.name} holds examples of shape "
+                f"{dataset.info.shape}; use fid or kid for images")  # fmt: skip
+    if metric == "modes" and "modes" not in dataset.extras:
+        return f"{dataset.name} is not a mixture with known modes (grid25 and eight_gaussians are)"
+    return None
+
+
+def applicable(model: GenerativeModel, dataset: Dataset) -> list[str]:
+    """The metrics that apply, in the order of METRICS (``bpd`` folded into ``nll``)."""
+    return [m for m in METRICS if m != "bpd" and why_not(m, model, dataset) is None]
+
+
+def check(metrics: Sequence[str], model: GenerativeModel, dataset: Dataset) -> None:
+    """Refuse, in one line, the first metric that does not apply."""
+    for metric in metrics:
+        reason = why_not(metric, model, dataset)
+        if reason is not None:
+            raise NotApplicable(f"{metric}: {reason}")
+
+
+def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples, a class-conditional model cycling through its classes (0, 1, ..., 0, 1, ...)."""
+    if model.conditional:
+        return model.sample(n, rng, y=np.arange(n) % model.hparams["num_classes"])
+    return model.sample(n, rng)
+
+
+def evaluate_model(
+    model: GenerativeModel,
+    dataset: Dataset,
+    metrics: Sequence[str] | None = None,
+    n: int = 2000,
+    rng: np.random.Generator | None = None,
+    progress: bool = True,
+    on_samples: Callable[[np.ndarray], None] | None = None,
+) -> dict[str, Any]:
+    """The metrics asked for (all that apply when None) as a flat dict of the keys above, with
+    ``eval_samples`` (n, capped by the test set's size). ``on_samples`` receives the samples
+    drawn, for a figure."""
+    from scratchgen import metrics as M
+    from scratchgen.train import evaluate
+
+    rng = np.random.default_rng(0) if rng is None else rng
+    asked = list(dict.fromkeys(applicable(model, dataset) if metrics is None else metrics))
+    check(asked, model, dataset)
+    result: dict[str, Any] = {}
+    if "nll" in asked or "bpd" in asked:
+        labels = dataset.test_labels if model.conditional else None
+        result.update(evaluate(model, dataset.test, y=labels))
+    sample_based = [m for m in asked if m not in ("nll", "bpd")]
+    if not sample_based:
+        return result
+    n = min(n, len(dataset.test))
+    fake, real = draw_samples(model, n, rng), dataset.test[:n]
+    if on_samples is not None:
+        on_samples(fake)
+    result["eval_samples"] = n
+    if any(m in FEATURE_METRICS for m in sample_based):
+        network = M.feature_network(dataset.name, progress=progress)
+        f_real, f_fake, tag = network.features(real), network.features(fake), network.name
+        result[f"{tag}_test_accuracy"] = network.test_accuracy
+        if "fid" in sample_based:
+            result[f"fid_{tag}"] = M.fid(f_real, f_fake)
+        if "kid" in sample_based:
+            mean, std = M.kid(f_real, f_fake, subset_size=min(1000, n), rng=rng)
+            result.update({f"kid_{tag}_mean": mean, f"kid_{tag}_std": std})
+        if "pr" in sample_based:
+            result.update({f"{k}_{tag}": v for k, v in M.precision_recall(f_real, f_fake).items()})
+        if "dc" in sample_based:
+            result.update({f"{k}_{tag}": v for k, v in M.density_coverage(f_real, f_fake).items()})
+    if "mmd" in sample_based:
+        result["mmd_rbf"] = M.mmd(real, fake)
+    if "w2" in sample_based:
+        result["w2"] = M.wasserstein2(real, fake)
+    if "modes" in sample_based:
+        centres, std = dataset.extras["modes"]
+        found = M.mode_coverage(fake, centres, std)
+        result.update(modes_captured=found["modes"], modes_total=len(centres),
+                      high_quality=found["high_quality"],
+                      reverse_kl=found["reverse_kl"])  # fmt: skip
+    if "nn" in sample_based:
+        for key, x in (("nn_distance_samples", fake), ("nn_distance_test", real)):
+            result[key] = float(M.nearest_neighbours(x, dataset.train)[0].mean())
+    return result
