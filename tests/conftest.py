@@ -7,6 +7,7 @@ red run is reproducible from its log.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -20,3 +21,17 @@ settings.register_profile("thorough", parent=settings.get_profile("default"), ma
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def feature_network_cache(tmp_path_factory):
+    """Feature networks trained by the tests go to one folder of the session, never to the
+    user's cache; a test that needs a network of its own points SCRATCHGEN_FEATURES elsewhere."""
+    folder = tmp_path_factory.mktemp("features")
+    previous = os.environ.get("SCRATCHGEN_FEATURES")
+    os.environ["SCRATCHGEN_FEATURES"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["SCRATCHGEN_FEATURES"]
+    else:
+        os.environ["SCRATCHGEN_FEATURES"] = previous

@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scratchgen.tour import autoregressive, engine, latent, mixtures
+from scratchgen.tour import autoregressive, engine, evaluation, latent, mixtures
 from scratchgen.tour.report import SectionReport, write_page
 from scratchgen.tour.section import Section
 
 TOUR_BUDGET = 240.0  # seconds on two cores, the README's promise (under four minutes)
 
 SECTIONS: list[Section] = [engine.SECTION, mixtures.SECTION, autoregressive.SECTION,
-                           latent.SECTION]  # fmt: skip
+                           latent.SECTION, evaluation.SECTION]  # fmt: skip
 
 # seconds kept for the families still to come (their issues), so that the tour stays in budget
 RESERVED = {

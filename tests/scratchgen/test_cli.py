@@ -47,8 +47,7 @@ def test_train_sample_eval_and_resume(tmp_path, capsys):
     assert scores["steps"] == 90  # the training figures stay beside the new ones
 
 
-def test_eval_scores_images_with_the_feature_network_it_names(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SCRATCHGEN_DATA", str(tmp_path / "data"))
+def test_eval_scores_images_with_the_feature_network_it_names(tmp_path, feature_network_cache):
     out = tmp_path / "vae"
     assert main(["train", "vae", "--data", "digits", "--steps", "30", "--out", str(out),
                  "--quiet", "--set", "hidden=[32]", "latent=4"]) == 0  # fmt: skip
@@ -58,10 +57,11 @@ def test_eval_scores_images_with_the_feature_network_it_names(tmp_path, monkeypa
     expected = {"fid_scratchgen_digits", "kid_scratchgen_digits_mean", "kid_scratchgen_digits_std",
                 "precision_scratchgen_digits", "recall_scratchgen_digits",
                 "density_scratchgen_digits", "coverage_scratchgen_digits",
-                "scratchgen_digits_test_accuracy", "nn_distance_samples", "nn_distance_test"}  # fmt: skip
+                "scratchgen_digits_test_accuracy", "nn_distance_samples",
+                "nn_distance_test"}  # fmt: skip
     assert expected <= set(scores) and scores["fid_scratchgen_digits"] > 0
     assert scores["test_elbo"] < 0  # from training, kept
-    assert (out / "nearest.png").exists() and list((tmp_path / "data" / "features").glob("*.npz"))
+    assert (out / "nearest.png").exists() and list(feature_network_cache.glob("digits-*.npz"))
 
 
 @pytest.mark.parametrize(

@@ -265,7 +265,7 @@ def test_the_digits_feature_network_trains_once_caches_and_classifies(tmp_path, 
     from scratchgen import data, train
     from scratchgen.metrics.features import Recipe
 
-    monkeypatch.setenv("SCRATCHGEN_DATA", str(tmp_path))
+    monkeypatch.setenv("SCRATCHGEN_FEATURES", str(tmp_path / "features"))
     recipe = Recipe(steps=300)
     network = metrics.feature_network("digits", recipe, progress=False)
     digits = data.load("digits")
