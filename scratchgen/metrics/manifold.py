@@ -13,15 +13,16 @@ With real points x_i (N of them) and generated y_j (M):
     coverage  = 1/N sum_i 1[min_j ||x_i - y_j|| < r_k(x_i)]          (real balls reached)
 
 Comparisons are strict, as in Naeem et al.'s reference code (with continuous features ties
-have probability zero, so "<" and "<=" agree); density can exceed 1.
+have probability zero, so "<" and "<=" agree); density can exceed 1. Distances come from one
+matrix product (``pairwise``), as they do in that code (scikit-learn's).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.spatial.distance import cdist
 
+from scratchgen.metrics.pairwise import distances
 from scratchgen.metrics.points import as_points
 
 
@@ -30,14 +31,14 @@ def knn_radii(x: np.ndarray, k: int) -> np.ndarray:
     excluded (the (k + 1)-th smallest distance, the first being its distance to itself)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    return np.partition(cdist(x, x), k, axis=1)[:, k]
+    return np.partition(distances(x), k, axis=1)[:, k]
 
 
 def _pair(real: ArrayLike, fake: ArrayLike, k: int, name: str):
     real, fake = as_points(real, f"{name} (real)", k + 1), as_points(fake, f"{name} (fake)", k + 1)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"{name}: feature dimensions differ, {real.shape[1]} and {fake.shape[1]}")
-    return real, fake, cdist(real, fake)  # distances (N, M)
+    return real, fake, distances(real, fake)  # (N, M)
 
 
 def precision_recall(real: ArrayLike, fake: ArrayLike, k: int = 3) -> dict[str, float]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.spatial.distance import cdist
 
 from scratchgen.metrics.points import as_points
 
@@ -54,7 +53,7 @@ def mode_coverage(samples: ArrayLike, centers: ArrayLike, std: ArrayLike,
     if min_count < 1:
         raise ValueError(f"mode_coverage: min_count must be at least 1, got {min_count}")
     # standardised distances: sqrt(sum_a ((y_a - mu_ca) / sigma_ca)^2), centre by centre
-    distance = np.stack([cdist(y / s, (m / s)[None])[:, 0] for m, s in zip(mu, sigma)], axis=1)
+    distance = np.linalg.norm((y[:, None, :] - mu[None]) / sigma[None], axis=2)  # (n, K)
     nearest = np.argmin(distance, axis=1)
     good = distance[np.arange(len(y)), nearest] < THRESHOLD
     counts = np.bincount(nearest[good], minlength=len(mu))

@@ -8,6 +8,7 @@ from numpy.typing import ArrayLike
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from scratchgen.metrics.pairwise import distances
 from scratchgen.metrics.points import as_points
 
 
@@ -44,4 +45,4 @@ def energy_distance(x: ArrayLike, y: ArrayLike) -> float:
         zero only when the two empirical distributions are equal. (SciPy's 1-D
         ``scipy.stats.energy_distance`` returns its square root.)"""
     x, y = _pair(x, y, "energy_distance")
-    return float(2 * cdist(x, y).mean() - cdist(x, x).mean() - cdist(y, y).mean())
+    return float(2 * distances(x, y).mean() - distances(x).mean() - distances(y).mean())
