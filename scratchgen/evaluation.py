@@ -11,7 +11,7 @@ the keys it writes into metrics.json:
     w2                                         w2
     modes     a mixture with known modes       modes_captured, modes_total, high_quality,
                                                reverse_kl
-    nn        any data                         nn_distance_samples, nn_distance_test
+    nn        images and real vectors          nn_distance_samples, nn_distance_test
 
 <network> names the feature network (scratchgen_mnist): a feature-based score compared with
 one from another network (Inception's) means nothing. Sample metrics compare n model samples
@@ -63,6 +63,9 @@ def why_not(metric: str, model: GenerativeModel, dataset: Dataset) -> str | None
                 f"{dataset.info.shape}; use fid or kid for images")  # fmt: skip
     if metric == "modes" and "modes" not in dataset.extras:
         return f"{dataset.name} is not a mixture with known modes (grid25 and eight_gaussians are)"
+    if metric == "nn" and not (len(dataset.info.shape) == 3 or dataset.info.kind == "continuous"):
+        return (f"nn measures distances between images or vectors, and {dataset.name} holds "
+                f"sequences of tokens")  # fmt: skip
     return None
 
 
