@@ -56,7 +56,7 @@ RECIPES = {
     "digits_binary": Recipe(),
     "mnist": Recipe(filters=(32, 64), features=128, steps=1200, batch_size=128, lr=2e-3),
     "fashion_mnist": Recipe(filters=(32, 64), features=128, steps=1200, batch_size=128, lr=2e-3),
-    "shapes": Recipe(filters=(32, 64), features=128, steps=1200, batch_size=64, lr=2e-3),
+    "shapes": Recipe(filters=(32, 64), features=128, steps=900, batch_size=64, lr=2e-3),
     "binarized_mnist": Recipe(filters=(32, 64), features=128, steps=1200, batch_size=128, lr=2e-3),
 }
 
