@@ -25,9 +25,13 @@ import numpy as np
 import autodiff as ad
 from scratchgen import data, metrics, models, train, viz
 from scratchgen.data import toy2d
+from scratchgen.metrics.features import Recipe
 
 QUICK = os.environ.get("SCRATCHGEN_QUICK") == "1"
 rng = np.random.default_rng(0)
+# the quick mode (the tests) trains short-lived feature networks; a reader's run trains the
+# real ones once (about 4 s each) and keeps them in $SCRATCHGEN_DATA/features
+RECIPE = Recipe(steps=60) if QUICK else None
 
 # %% [markdown]
 # ## 1. The test NLL is a cross-entropy
@@ -141,7 +145,7 @@ for s in (0.6, 0.8, 1.0, 1.2):
 
 # %%
 digits = data.load("digits")
-network = metrics.feature_network("digits", progress=False)
+network = metrics.feature_network("digits", RECIPE, progress=False)
 print(f"{network.name}: test accuracy {network.test_accuracy:.1%}")
 real_features = network.features(digits.test)
 print("    n   FID      KID x 1e3 (std)")
@@ -166,7 +170,7 @@ for n in (50, 100, 200, 359):  # below 64 (the feature dimension) FID warns, rig
 # to 0.80 and recall held.
 
 # %%
-scorer = metrics.feature_network("digits_binary", progress=False)
+scorer = metrics.feature_network("digits_binary", RECIPE, progress=False)
 real_binary = scorer.features(binary.test)
 print("   t   precision   recall")
 for t in (0.25, 0.5, 1.0, 1.5):
