@@ -22,7 +22,7 @@ def _memorisation(dataset: Dataset, samples: np.ndarray) -> float:
 
 
 def _scores(real_features: np.ndarray, fake_features: np.ndarray, seed: int) -> dict:
-    mean, std = kid(real_features, fake_features, subset_size=min(1000, len(real_features)),
+    mean, std = kid(real_features, fake_features, subset_size=len(real_features),
                     rng=np.random.default_rng(seed))  # fmt: skip
     pr = precision_recall(real_features, fake_features)
     return {"FID": fid(real_features, fake_features), "KID x 1e3": 1e3 * mean,

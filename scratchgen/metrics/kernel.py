@@ -26,13 +26,15 @@ from scratchgen.metrics.points import as_points
 MEDIAN_POINTS = 4000  # the median heuristic looks at this many pooled points at most
 
 
+def _mean_off_diagonal(K: np.ndarray) -> float:
+    """sum_{i != j} K_ij / (m (m - 1)), a within-sample term of MMD^2_u."""
+    m = len(K)
+    return float((K.sum() - np.trace(K)) / (m * (m - 1)))
+
+
 def _unbiased_mmd2(K: np.ndarray, m: int) -> float:
     """MMD^2_u from the kernel matrix of the pooled sample, the first m rows being x."""
-    Kxx, Kyy, Kxy = K[:m, :m], K[m:, m:], K[:m, m:]
-    n = len(K) - m
-    within_x = (Kxx.sum() - np.trace(Kxx)) / (m * (m - 1))
-    within_y = (Kyy.sum() - np.trace(Kyy)) / (n * (n - 1))
-    return float(within_x + within_y - 2.0 * Kxy.mean())
+    return _mean_off_diagonal(K[:m, :m]) + _mean_off_diagonal(K[m:, m:]) - 2.0 * K[:m, m:].mean()
 
 
 def median_bandwidth(pooled: np.ndarray) -> float:
@@ -68,12 +70,7 @@ def mmd(x: ArrayLike, y: ArrayLike, kernel: str = "rbf", bandwidth: float | None
     are made one at a time, so 10 000 points a side need 800 MB, not 3.2 GB."""
     x, y = as_points(x, "mmd", 2), as_points(y, "mmd", 2)
     k = _kernel_function(np.concatenate([x, y]), kernel, bandwidth)
-    m, n = len(x), len(y)
-    within_x = k(x)
-    within_x = (within_x.sum() - np.trace(within_x)) / (m * (m - 1))
-    within_y = k(y)
-    within_y = (within_y.sum() - np.trace(within_y)) / (n * (n - 1))
-    return float(within_x + within_y - 2.0 * k(x, y).mean())
+    return _mean_off_diagonal(k(x)) + _mean_off_diagonal(k(y)) - 2.0 * float(k(x, y).mean())
 
 
 def mmd_test(
@@ -114,7 +111,8 @@ def kid(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subset_size: int =
     """(mean, standard deviation) of MMD^2_u with the cubic kernel over ``subsets`` random
     subsets of ``subset_size`` examples from each set of features (fewer when a set is
     smaller), drawn without replacement within a subset. Unbiased for any subset size, unlike
-    FID."""
+    FID. When a subset is the whole of both sets, every subset is the same: it is computed
+    once, and the standard deviation is 0."""
     real, fake = as_points(real, "kid", 2), as_points(fake, "kid", 2)
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"kid: feature dimensions differ, {real.shape[1]} and {fake.shape[1]}")
@@ -123,7 +121,7 @@ def kid(real: ArrayLike, fake: ArrayLike, subsets: int = 100, subset_size: int =
     rng = np.random.default_rng() if rng is None else rng
     m = min(subset_size, len(real), len(fake))
     values = []
-    for _ in range(subsets):
+    for _ in range(1 if m == len(real) == len(fake) else subsets):
         x = real[rng.choice(len(real), m, replace=False)]
         y = fake[rng.choice(len(fake), m, replace=False)]
         values.append(_unbiased_mmd2(_kernel_matrix(np.concatenate([x, y]), "cubic", None), m))

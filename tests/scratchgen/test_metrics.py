@@ -349,3 +349,10 @@ def test_a_feature_network_with_several_heads_sums_their_cross_entropies_over_kn
     assert per_head == pytest.approx({"first": 4 / 5, "second": 3 / 4})
     with pytest.raises(ValueError, match="2 heads"):
         network.loss(x, y[:, :1].repeat(3, axis=1))
+
+
+def test_kid_on_whole_sets_is_the_cubic_mmd_once():
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((40, 3)), rng.standard_normal((40, 3)) + 0.3
+    mean, std = metrics.kid(x, y, subset_size=40, rng=rng)
+    assert mean == pytest.approx(metrics.mmd(x, y, kernel="cubic")) and std == 0.0
