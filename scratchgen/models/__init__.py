@@ -1,7 +1,12 @@
 """The model families. ``available()`` lists them; ``create(name, info, **hparams)`` builds one
 for a dataset's ``info``. Each model file registers itself with ``@register``."""
 
-from scratchgen.models import autoregressive, gaussian_mixture, latent  # noqa: F401 (they register)
+from scratchgen.models import (  # noqa: F401 (they register)
+    autoregressive,
+    flows,
+    gaussian_mixture,
+    latent,
+)
 from scratchgen.models.base import (
     REGISTRY,
     GenerativeModel,

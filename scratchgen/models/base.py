@@ -79,6 +79,25 @@ class GenerativeModel(Module):
             scores = np.stack([self.log_prob(x, np.full(n, c)).data for c in range(k)], axis=1)
         return np.argmax(scores, axis=1)
 
+    def _labels(self, y: Any, n: int) -> Any:
+        """One label per example for a conditional model (a single label is repeated)."""
+        if not self.conditional:
+            return None
+        if y is None:
+            raise ValueError(f"{type(self).__name__}: this model is conditional; give the labels y")
+        return np.broadcast_to(np.asarray(y, dtype=np.int64), (n,))
+
+    def _one_hot(self, y: Any, n: int) -> np.ndarray | None:
+        """The labels as one-hot rows (n, num_classes) in the model's dtype; None for a model
+        that is not conditional. Labels outside [0, num_classes) are refused in one line."""
+        labels = self._labels(y, n)
+        if labels is None:
+            return None
+        k = int(self.hparams["num_classes"])
+        if labels.min() < 0 or labels.max() >= k:
+            raise ValueError(f"{type(self).__name__}: labels must lie in [0, {k})")
+        return np.eye(k, dtype=self.dtype)[labels]
+
     def training_data(self, data: Any) -> Any:
         """The dataset the trainer draws batches from; a model that trains on part of what it
         is given (a semi-supervised one keeps a few labels) returns its own view. The test

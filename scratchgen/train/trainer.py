@@ -187,7 +187,7 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
         if model.has_exact_likelihood or bounded:
             nll = -mean_of(model.log_prob)
             metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))
-            if not model.has_exact_likelihood:  # then test_nll is an importance-sampled estimate
+            if hasattr(model, "iwae_bound"):  # then test_nll is an importance-sampled estimate
                 metrics["iwae_samples"] = int(model.hparams.get("eval_samples", 100))
     if y is not None:
         metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))

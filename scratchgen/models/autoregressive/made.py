@@ -1,13 +1,7 @@
 """MADE, the masked autoencoder for distribution estimation (Germain et al. 2015).
 
 An MLP whose weights are multiplied by 0/1 masks so that output d sees only the inputs before
-d in an ordering. Give input d the degree m_0(d) = its position in the ordering (1..D), each
-hidden unit k of layer l a degree m_l(k) in [min m_{l-1}, D - 1]; then (eq. 12-13)
-
-    hidden mask   M_l[k, j] = 1[m_l(k) >= m_{l-1}(j)]
-    output mask   M_out[d, k] = 1[m_0(d) > m_L(k)]
-
-and a path from input j to output d exists only if m_0(j) < m_0(d). With ``num_masks`` > 1,
+d in an ordering (the masks: ``scratchgen.nn.layers.masked_linear``). With ``num_masks`` > 1,
 training draws one of several orderings and connectivities per batch (order- and
 connectivity-agnostic training, section 4.1), and the likelihood is the ensemble
 p(x) = 1/M sum_m p_m(x): a mixture of M normalised distributions, so exact and normalised.
@@ -25,22 +19,8 @@ from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import BinaryAutoregressive
 from scratchgen.models.base import register
-from scratchgen.nn import Linear, ModuleList
+from scratchgen.nn import Linear, ModuleList, made_masks
 from scratchgen.settings import Size
-
-
-def made_masks(d: int, hidden: Sequence[int], rng: np.random.Generator,
-               ordering: np.ndarray) -> list[np.ndarray]:  # fmt: skip
-    """The masks of one MADE: one (out, in) 0/1 array per layer, for the given ordering."""
-    degrees = [np.empty(d, dtype=int)]
-    degrees[0][ordering] = np.arange(1, d + 1)  # input d's position in the ordering
-    for size in hidden:
-        low = min(int(degrees[-1].min()), d - 1)
-        degrees.append(rng.integers(low, d, size=size))  # in [low, d - 1]
-    masks = [(later[:, None] >= earlier[None, :]).astype(np.float32)
-             for earlier, later in zip(degrees[:-1], degrees[1:])]  # fmt: skip
-    masks.append((degrees[0][:, None] > degrees[-1][None, :]).astype(np.float32))
-    return masks
 
 
 @register("made", ("binary",), "MADE: masked MLP, order-agnostic training, mask ensembles")

@@ -83,11 +83,3 @@ class LatentVariableModel(GenerativeModel):
             condition = self._labels(y, n) if self.conditional else y
             x = self.likelihood(z, condition).sample(rng=rng)
         return x.reshape((n,) + self.info.shape).astype(self.dtype)
-
-    def _labels(self, y: Any, n: int) -> Any:
-        """One label per example for a conditional model (a single label is repeated)."""
-        if not self.conditional:
-            return None
-        if y is None:
-            raise ValueError(f"{type(self).__name__}: this model is conditional; give the labels y")
-        return np.broadcast_to(np.asarray(y, dtype=np.int64), (n,))

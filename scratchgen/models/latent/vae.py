@@ -100,13 +100,7 @@ class VAE(LatentVariableModel):
                                      (n,) + self.info.shape)  # fmt: skip
             scaled = self.observation.scaled(ad.Tensor(images.astype(self.dtype))).data
             return scaled[:, self.observed]
-        labels = self._labels(y, n)
-        if labels is None:
-            return None
-        if labels.min() < 0 or labels.max() >= self.hparams["num_classes"]:
-            raise ValueError(f"{type(self).__name__}: labels must lie in "
-                             f"[0, {self.hparams['num_classes']})")  # fmt: skip
-        return np.eye(self.hparams["num_classes"], dtype=self.dtype)[labels]
+        return self._one_hot(y, n)
 
     def prior(self) -> D.Distribution:
         return standard_normal(self.latent, self.dtype)

@@ -17,6 +17,7 @@ from scratchgen.nn.layers.dropout import Dropout
 from scratchgen.nn.layers.embedding import Embedding, SinusoidalEmbedding, sinusoidal_embedding
 from scratchgen.nn.layers.linear import Linear
 from scratchgen.nn.layers.masked_conv import MaskedConv2d, pixelcnn_mask
+from scratchgen.nn.layers.masked_linear import MaskedLinear, made_masks
 from scratchgen.nn.layers.mlp import MLP
 from scratchgen.nn.layers.normalization import GroupNorm, LayerNorm
 from scratchgen.nn.layers.residual import Residual, ResidualBlock
@@ -26,6 +27,6 @@ __all__ = [
     "Linear", "Conv2d", "ConvTranspose2d", "CausalConv1d", "MaskedConv2d", "pixelcnn_mask",
     "Embedding", "SinusoidalEmbedding", "sinusoidal_embedding", "LayerNorm", "GroupNorm",
     "Dropout", "MultiheadAttention", "TransformerBlock", "Sequential", "ModuleList", "MLP",
-    "Residual", "ResidualBlock",
+    "Residual", "ResidualBlock", "MaskedLinear", "made_masks",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Tanh", "Sigmoid",
 ]  # fmt: skip
