@@ -4,14 +4,17 @@
 
 A subclass builds ``layers(shape, context, rng)``, the bijection on the data's shape; the model
 keeps it as ``.flow`` and the base density as ``.base``. On continuous data ``log_prob`` is
-exact. On discrete data (binary, or L grey levels) the flow models y = (x + u) / L in [0, 1)^D,
-preceded by ``Logit`` (``logit`` = lambda > 0) on images, and ``log_prob`` is one draw of the
-dequantised bound, each of its terms written out in ``log_prob_terms``:
+exact. On discrete data (binary, or L grey levels) the flow models y = (x + u) / L in (0, 1)^D,
+its first layer ``Logit(lambda)`` (the setting ``logit``) onto the real line, and ``log_prob``
+is one draw of the dequantised bound, each of its terms written out in ``log_prob_terms``:
 
     log P(x) >= E_u[ log p_Z(z) + log |det dz/dy| - log q(u | x) ] - D log L
 
 where the flow's log-det includes the logit's. It is a lower bound in expectation, in nats;
-bits per dimension are its negative over D log 2 (``scratchgen eval`` reports both). A
+bits per dimension are its negative over D log 2 (``scratchgen eval`` reports both). With
+lambda > 0 (RealNVP's 0.05) the logit's image is the bounded (logit(lambda), logit(1 -
+lambda)): the base's mass outside it is lost, the discrete model sums to a little less than 1,
+and the bound is conservative by that much; lambda = 0 loses nothing. A
 class-conditional flow (``num_classes`` > 0) gives the one-hot label to every conditioner as
 its context: log p(x | y) = log p_Z(f(x; y)) + log |det df(x; y)/dx|.
 
@@ -50,7 +53,7 @@ class FlowModel(GenerativeModel):
         if self.discrete:  # log_prob is the dequantised bound, not an exact likelihood
             self.has_exact_likelihood, self.has_bound = False, True
         layers = self.layers(info.shape, num_classes, rng)
-        if self.discrete and logit > 0:
+        if self.discrete:
             layers = B.Compose([B.Logit(logit), layers])
         self.flow = layers
         self.dequantizer = (
@@ -72,9 +75,10 @@ class FlowModel(GenerativeModel):
         """A discrete x as a context for q(u | x): its grid values in [-1, 1]."""
         return x * (2.0 / (self.levels - 1)) - 1.0
 
-    def log_prob_terms(self, x: Any, y: Any = None) -> dict[str, Tensor]:
+    def log_prob_terms(self, x: Any, y: Any = None, u: Any = None) -> dict[str, Tensor]:
         """The terms of log p(x) (continuous data) or of one draw of the dequantised bound
-        (discrete data), each per example in nats; ``log_prob`` is their sum:
+        (discrete data), each per example in nats; ``log_prob`` is their sum. ``u`` in
+        [0, 1)^D fixes the dequantisation noise instead of drawing it (uniform q only):
 
             log_pz           log p_Z(f(y))
             log_det          log |det df/dy|, the logit's included
@@ -84,7 +88,13 @@ class FlowModel(GenerativeModel):
         context = self._context(y, x.shape[0])
         terms = {}
         if self.discrete:
-            if self.dequantizer is None:
+            if u is not None:
+                if self.dequantizer is not None:
+                    raise ValueError(f"{type(self).__name__}: u can be given with uniform "
+                                     "dequantisation only")  # fmt: skip
+                u = ad.as_constant(np.asarray(u, self.dtype))
+                log_q = ad.Tensor(np.zeros(x.shape[0], self.dtype))
+            elif self.dequantizer is None:
                 u, log_q = B.uniform_noise(x.shape, self.rng, self.dtype)
             else:
                 u, log_q = self.dequantizer.sample(self._scaled(x), self.rng)
