@@ -62,9 +62,13 @@ class LatentVariableModel(GenerativeModel):
         x = self.as_input(x)
         return self.targets(x), self.posterior(x, y), self.prior(), lambda z: self.likelihood(z, y)
 
+    def kl_method(self) -> str:
+        """How the ELBO's KL term is computed: "analytic" (closed form) or "mc"."""
+        return self.hparams.get("kl", "analytic")
+
     def elbo(self, x: Any, y: Any = None, samples: int = 1, kl: str | None = None) -> Tensor:
         """ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || p(z)) per example (nats)."""
-        kl = kl or self.hparams.get("kl", "analytic")
+        kl = kl or self.kl_method()
         return bounds.elbo(*self._pieces(x, y), self.rng, samples, kl)
 
     def iwae_bound(self, x: Any, k: int, y: Any = None) -> Tensor:

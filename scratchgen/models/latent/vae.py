@@ -27,7 +27,10 @@ collapse or for a chapter of the course:
   Structured Output Representation using Deep Conditional Generative Models", 2015);
 - ``inpaint`` = "top" or "left" conditions it instead on that half of the image, y = x_obs:
   it learns p(x | z, x_obs), and ``sample(n, rng, given=images)`` completes the other half
-  (the observed half is copied from ``given``), one completion per draw of z.
+  (the observed half is copied from ``given``), one completion per draw of z;
+- ``posterior_flow`` = "planar", "radial" or "iaf" makes q(z | x) a normalising flow of
+  ``flow_length`` layers on the Gaussian, conditioned on features of x (``flow_posterior.py``;
+  Rezende & Mohamed 2015, Kingma et al. 2016); the KL term is then estimated from the sample.
 
 The IWAE (registered as "iwae") is the same network trained on L_k instead: loss = -1/n sum_i
 L_k(x_i), whose gradient weighs the k samples by their normalised importance weights.
@@ -47,9 +50,11 @@ from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.latent import bounds
 from scratchgen.models.latent.base import LatentVariableModel, gaussian_posterior, standard_normal
+from scratchgen.models.latent.flow_posterior import FlowPosterior
+from scratchgen.models.latent.flow_posterior import posterior_flow as posterior_flow_layers
 from scratchgen.models.latent.networks import ARCHITECTURES, Decoder, Encoder
 from scratchgen.models.latent.observation import Observation
-from scratchgen.settings import Classes, NonNegative, OneOf, Size, Steps
+from scratchgen.settings import Classes, Layers, NonNegative, OneOf, Size, Steps
 
 
 @register(
@@ -65,11 +70,17 @@ class VAE(LatentVariableModel):
                  beta: NonNegative = 1.0, kl: Literal["analytic", "mc"] = "analytic",
                  warmup: Steps = 0, free_bits: NonNegative = 0.0, num_classes: Classes = 0,
                  inpaint: Literal["", "top", "left"] = "", samples: Size = 1,
-                 eval_samples: Size = 100, **hparams: Any) -> None:  # fmt: skip
+                 eval_samples: Size = 100,
+                 posterior_flow: Literal["", "planar", "radial", "iaf"] = "",
+                 flow_length: Layers = 4, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, latent=latent, hidden=list(hidden), arch=arch, filters=filters,
                          beta=beta, kl=kl, warmup=warmup, free_bits=free_bits,
                          num_classes=num_classes, inpaint=inpaint, samples=samples,
-                         eval_samples=eval_samples, **hparams)  # fmt: skip
+                         eval_samples=eval_samples, posterior_flow=posterior_flow,
+                         flow_length=flow_length, **hparams)  # fmt: skip
+        if posterior_flow and free_bits:
+            raise ValueError(f"{type(self).__name__}: free bits need the KL per dimension, "
+                             "which a flow posterior does not have")  # fmt: skip
         self.observed = observed_half(info, inpaint)
         if inpaint and num_classes:
             raise ValueError(f"{type(self).__name__}: condition on classes or on half the image "
@@ -80,8 +91,14 @@ class VAE(LatentVariableModel):
         condition = num_classes or (int(self.observed.sum()) if inpaint else 0)
         nets = dict(hidden=hidden, arch=arch, filters=filters, condition=condition, rng=rng,
                     dtype=self.dtype)  # fmt: skip
-        self.encoder = Encoder(info, 2 * latent, **nets)
+        # with a flow posterior the encoder also gives the flow's context h(x), L features
+        self.encoder = Encoder(info, (3 if posterior_flow else 2) * latent, **nets)
         self.decoder = Decoder(info, latent, self.observation.per_dim, **nets)
+        self.flow = (
+            posterior_flow_layers(posterior_flow, latent, flow_length, latent, rng=rng,
+                                  dtype=self.dtype)
+            if posterior_flow else None
+        )  # fmt: skip
         self.register_buffer("updates", np.zeros((), np.int64))  # for the KL warm-up
 
     # ------------------------------------------------------------------ the three distributions
@@ -112,7 +129,14 @@ class VAE(LatentVariableModel):
     def posterior(self, x: Tensor, y: Any = None) -> D.Distribution:
         y = self._condition_or_own_half(x, y)
         out = self.encoder(self.observation.scaled(x), self._condition(y, x.shape[0]))
-        return gaussian_posterior(out, self.latent)
+        q0 = gaussian_posterior(out[:, : 2 * self.latent], self.latent)
+        if self.flow is None:
+            return q0
+        return FlowPosterior(q0, self.flow, out[:, 2 * self.latent :])
+
+    def kl_method(self) -> str:
+        """ "analytic" or "mc" as set, and always "mc" with a flow posterior (no closed form)."""
+        return "mc" if self.flow is not None else self.hparams["kl"]
 
     def likelihood(self, z: Tensor, y: Any = None) -> D.Distribution:
         n = z.shape[-2] if z.ndim > 1 else 1
@@ -163,6 +187,8 @@ class VAE(LatentVariableModel):
     def kl_term(self, q: D.Independent, prior: D.Distribution, z: Tensor) -> Tensor:
         """The batch's KL term from the per-dimension KL_id (closed form or one-sample), with
         the free-bits floor when it is set."""
+        if self.flow is not None:  # one-sample KL of the whole code: log q_K(z) - log p(z)
+            return ad.mean(q.log_prob(z) - prior.log_prob(z))
         if self.hparams["kl"] == "analytic":
             kl_id = D.kl_divergence(q.base, prior.base)
         else:
@@ -180,22 +206,26 @@ class VAE(LatentVariableModel):
         targets, q, prior, likelihood = self._pieces(x, y)
         z = q.rsample((1,), rng=self.rng)
         reconstruction = likelihood(z).log_prob(targets)[0]
-        if self.hparams["kl"] == "analytic":
+        if self.kl_method() == "analytic":
             return reconstruction, D.kl_divergence(q, prior)
         return reconstruction, (q.log_prob(z) - prior.log_prob(z))[0]
 
     def kl_per_dimension(self, x: Any, y: Any = None) -> np.ndarray:
         """The closed-form KL(q(z_d | x) || p(z_d)) of each latent dimension, averaged over
         the batch (nats): dimensions near 0 carry no information about x (collapsed)."""
+        if self.flow is not None:
+            raise ValueError(f"{type(self).__name__}: a flow posterior's KL does not split by "
+                             "dimension")  # fmt: skip
         with ad.no_grad():
             q = self.posterior(self.as_input(x), y)
             return D.kl_divergence(q.base, self.prior().base).data.mean(axis=0)
 
     def active_units(self, x: Any, y: Any = None, threshold: float = 0.01) -> int:
         """How many dimensions have Cov_x(E_q[z_d | x]) > threshold (Burda et al. 2016,
-        section 5.2): the ones the decoder can use."""
+        section 5.2): the ones the decoder can use. (With a flow posterior, of the codes its
+        mean_code gives.)"""
         with ad.no_grad():
-            means = self.posterior(self.as_input(x), y).base.loc.data
+            means = _code(self.posterior(self.as_input(x), y)).data
         return int(np.sum(means.var(axis=0) > threshold))
 
     def reconstruct(self, x: Any, y: Any = None) -> np.ndarray:
@@ -203,7 +233,7 @@ class VAE(LatentVariableModel):
         with ad.no_grad():
             x = self.as_input(x)
             y = self._condition_or_own_half(x, y)
-            mu = self.posterior(x, y).base.loc
+            mu = _code(self.posterior(x, y))
             out = self.decoder(mu, self._condition(y, x.shape[0]))
             return self.observation.mean(out).reshape(x.shape)
 
@@ -213,6 +243,11 @@ class VAE(LatentVariableModel):
             z = ad.as_constant(np.asarray(z, dtype=self.dtype))
             out = self.decoder(z, self._condition(y, z.shape[0]))
             return self.observation.mean(out).reshape((z.shape[0],) + self.info.shape)
+
+
+def _code(q: D.Distribution) -> Tensor:
+    """The posterior's representative code: q's mean, or a flow posterior's mean_code."""
+    return q.mean_code() if isinstance(q, FlowPosterior) else q.base.loc
 
 
 def observed_half(info: DataInfo, inpaint: str) -> np.ndarray:
