@@ -158,6 +158,7 @@ def main() -> None:
     parser.add_argument("--model", choices=list(MNIST), default="glow")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=Path("runs/flows"))
+    parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()
     if args.table == "toy":
         toy(args.steps)
@@ -165,7 +166,80 @@ def main() -> None:
         digits(args.steps)
     elif args.table == "mnist":
         mnist(args.model, args.minutes, args.out / f"mnist-{args.model}")
+    elif args.table == "vae":
+        vae(args.steps)
+    else:
+        figures(args.steps, args.figures)
 
 
 if __name__ == "__main__":
     main()
+
+
+VAE_ROWS = {  # the binary digits: the plain VAE against flow posteriors, one budget
+    "VAE, Gaussian posterior": {},
+    "VAE, planar posterior (K = 4)": {"posterior_flow": "planar", "flow_length": 4},
+    "VAE, planar posterior (K = 16)": {"posterior_flow": "planar", "flow_length": 16},
+    "VAE, IAF posterior (K = 4)": {"posterior_flow": "iaf", "flow_length": 4},
+}
+
+
+def vae(steps: int) -> None:
+    dataset = data.load("digits_binary")
+    for label, settings in VAE_ROWS.items():
+        model = models.create("vae", dataset.info, latent=16, hidden=[256], eval_samples=1000,
+                              **settings)  # fmt: skip
+        fitted = train.fit(model, dataset, progress=False, steps=steps, batch_size=64, lr=3e-3,
+                           eval_every=10**9)  # fmt: skip
+        _print(
+            {
+                "model": label,
+                "test_elbo": fitted["test_elbo"],
+                "test_nll": fitted["test_nll"],
+                "test_kl": fitted["test_kl"],
+                "seconds": fitted["seconds"],
+            }
+        )
+
+
+def figures(steps: int, folder: Path) -> None:
+    """The reverse-KL figure and the CNF's GIF (into ``folder``)."""
+    import matplotlib.pyplot as plt
+
+    from scratchgen import viz
+    from scratchgen.models.flows import reverse_kl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lengths = (2, 8, 32)
+    fig, axes = plt.subplots(4, 1 + len(lengths), figsize=(2.2 * (1 + len(lengths)), 8.8))
+    edges = np.linspace(-4, 4, 101)
+    for row, (name, U) in enumerate(reverse_kl.POTENTIALS.items()):
+        log_z = reverse_kl.log_normaliser(U)
+        viz.density(lambda z, U=U: -U(ad.Tensor(z)).data, (-4, 4, -4, 4), 150,
+                    ax=axes[row, 0], title=f"exp(-{name})")  # fmt: skip
+        for column, K in enumerate(lengths, start=1):
+            rng = np.random.default_rng(0)
+            flow = reverse_kl.planar_flow(K, rng)
+            reverse_kl.fit_reverse_kl(U, flow, steps, rng)
+            z0 = rng.standard_normal((100000, 2))
+            with ad.no_grad():
+                zK = flow(ad.Tensor(z0))[0].data
+                kl = reverse_kl.free_energy(flow, U, z0[:20000]).item() + log_z
+            axes[row, column].hist2d(zK[:, 0], zK[:, 1], bins=[edges, edges], cmap="magma")
+            axes[row, column].set_title(f"K = {K}, KL {kl:.2f}")
+            _print({"potential": name, "length": K, "kl": kl, "steps": steps})
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal")
+    fig.tight_layout()
+    fig.savefig(folder / "flows_reverse_kl.png", dpi=100)
+    plt.close(fig)
+
+    moons = data.load("two_moons")
+    cnf = models.create("cnf", moons.info, hidden=[64, 64], steps=8)
+    train.fit(cnf, moons, progress=False, steps=steps, batch_size=256, lr=3e-3,
+              schedule="cosine", eval_every=10**9)  # fmt: skip
+    z = np.random.default_rng(0).standard_normal((2000, 2)).astype(cnf.dtype)
+    frames = cnf.flow.trajectory(z, inverse=True)
+    viz.trajectory_gif(frames, folder / "flows_cnf.gif", fps=4, extent=(-3, 3, -3, 3))

@@ -149,6 +149,20 @@ class ContinuousFlow(Bijection):
     def inverse(self, z: Tensor, context: Any = None) -> Pair:
         return self._solve(z, inverse=True, eps=self._eps(z.shape, z.dtype))
 
+    def trajectory(self, h: np.ndarray, inverse: bool = False) -> list[np.ndarray]:
+        """The states of the solve at each of its RK4 steps, the start included: from data to
+        latent, or with ``inverse`` from latent to data (the frames of a flow's animation)."""
+        dt = self.time / self.steps
+        frames = [np.asarray(h)]
+        with ad.no_grad():
+            state = ad.Tensor(np.asarray(h))
+            for k in range(self.steps):
+                t0 = self.time - k * dt if inverse else k * dt
+                t1 = t0 - dt if inverse else t0 + dt
+                state = rk4(lambda s, t: [self.dynamics(s[0], t)], [state], t0, t1, 1)[0]
+                frames.append(state.data)
+        return frames
+
     # ------------------------------------------------------------------ evaluation
     def solve_adaptive(self, x: np.ndarray, inverse: bool = False, rtol: float = 1e-6,
                        atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
