@@ -299,6 +299,7 @@ def test_a_flow_posterior_gives_the_density_of_its_draws_and_a_valid_bound(flow)
     z0 = q.initial.rsample((2,), rng=np.random.default_rng(0)).data
     context = q.context.data
     for i in range(3):
+
         def mapped(p, i=i):
             return vae.flow(ad.Tensor(p), np.tile(context[i], (len(p), 1)))[0].data
 
