@@ -3,7 +3,7 @@
     scratchgen list [MODEL]
     scratchgen train MODEL --data DATASET [--steps N] [--seed S] [--out DIR] [--set k=v ...]
                      [--resume]
-    scratchgen sample DIR [--n N] [--seed S] --out FILE.npy|FILE.png
+    scratchgen sample DIR [--n N] [--seed S] [--temperature T] --out FILE.npy|FILE.png
     scratchgen eval DIR [--data DATASET|FILE] [--metrics NAME ...] [--samples N] [--seed S]
     scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--list]
 
@@ -63,6 +63,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("run", type=Path)
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--temperature", type=float, help="flows: z ~ N(0, T^2 I), T > 0")
     sample.add_argument("--out", type=Path, required=True, help="FILE.npy or FILE.png")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model on test data")
@@ -308,10 +309,16 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise UsageError(f"scratchgen sample: --n must be from 1 to {MAX_SAMPLES}, got {args.n}")
     if args.seed < 0:
         raise UsageError(f"scratchgen sample: --seed must be 0 or more, got {args.seed}")
-    from scratchgen.evaluation import draw_samples
+    if args.temperature is not None and not args.temperature > 0:
+        raise UsageError(f"scratchgen sample: --temperature must be above 0, got "
+                         f"{args.temperature}")  # fmt: skip
+    from scratchgen.evaluation import NotApplicable, draw_samples
 
     model, config = load_run(args.run)
-    samples = draw_samples(model, args.n, np.random.default_rng(args.seed))
+    try:
+        samples = draw_samples(model, args.n, np.random.default_rng(args.seed), args.temperature)
+    except NotApplicable as error:
+        raise UsageError(f"scratchgen sample: {error}") from None
     _write_samples(model, samples, args.out, None)
     print(f"wrote {args.n} samples of {config['model']} to {args.out}")
 

@@ -21,6 +21,7 @@ example beside the same for test examples, which a model that copies its trainin
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -82,11 +83,18 @@ def check(metrics: Sequence[str], model: GenerativeModel, dataset: Dataset) -> N
             raise NotApplicable(f"{metric}: {reason}")
 
 
-def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n samples, a class-conditional model cycling through its classes (0, 1, ..., 0, 1, ...)."""
+def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator,
+                 temperature: float | None = None) -> np.ndarray:  # fmt: skip
+    """n samples, a class-conditional model cycling through its classes (0, 1, ..., 0, 1, ...);
+    at a ``temperature`` for the models whose ``sample`` takes one (the flows)."""
+    options: dict[str, Any] = {}
+    if temperature is not None:
+        if "temperature" not in inspect.signature(model.sample).parameters:
+            raise NotApplicable(f"{model.registered_name} samples at no temperature but its own")
+        options["temperature"] = temperature
     if model.conditional:
-        return model.sample(n, rng, y=np.arange(n) % model.hparams["num_classes"])
-    return model.sample(n, rng)
+        options["y"] = np.arange(n) % model.hparams["num_classes"]
+    return model.sample(n, rng, **options)
 
 
 def evaluate_model(

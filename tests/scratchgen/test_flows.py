@@ -276,6 +276,15 @@ def test_train_and_eval_a_flow_from_the_command_line(tmp_path, capsys):
     assert {"test_nll", "test_bpd"} <= set(metrics) and "iwae_samples" not in metrics
     assert np.load(out / "samples.npy").shape == (64, 1, 8, 8)
     assert main(["sample", str(out), "--n", "3", "--out", str(tmp_path / "s.npy")]) == 0
+    assert main(["sample", str(out), "--n", "3", "--temperature", "0.7", "--out",
+                 str(tmp_path / "t.npy")]) == 0  # fmt: skip
+    assert main(["sample", str(out), "--temperature", "0", "--out", str(tmp_path / "t.npy")]) == 2
+    vae = tmp_path / "vae"
+    assert main(["train", "vae", "--data", "digits_binary", "--steps", "3", "--out", str(vae),
+                 "--quiet", "--set", "posterior_flow=iaf", "flow_length=2",
+                 "hidden=[16]"]) == 0  # fmt: skip
+    assert main(["sample", str(vae), "--temperature", "0.5", "--out", str(tmp_path / "v.npy")]) == 2
+    assert "no temperature" in capsys.readouterr().err
     assert main(["train", "glow", "--data", "digits", "--steps", "5", "--out",
                  str(tmp_path / "g"), "--set", "scales=4"]) == 2  # fmt: skip
     assert "fewer scales" in capsys.readouterr().err
