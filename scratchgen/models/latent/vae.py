@@ -135,7 +135,8 @@ class VAE(LatentVariableModel):
         return FlowPosterior(q0, self.flow, out[:, 2 * self.latent :])
 
     def kl_method(self) -> str:
-        """ "analytic" or "mc" as set, and always "mc" with a flow posterior (no closed form)."""
+        """How the KL term is computed: as set, except always by Monte Carlo ("mc") with a flow
+        posterior, whose KL has no closed form."""
         return "mc" if self.flow is not None else self.hparams["kl"]
 
     def likelihood(self, z: Tensor, y: Any = None) -> D.Distribution:
