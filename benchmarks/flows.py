@@ -60,23 +60,41 @@ def _print(row: dict) -> None:
     print(json.dumps(row), flush=True)
 
 
-def toy(steps: int) -> None:
-    for name in TOYS:
+def toy(steps: int, folder: Path) -> None:
+    """The KL gaps, and ``flows_toy.png``: each model's density (columns) on each toy (rows).
+    The CNF trains for a fifth of the steps: each of its steps is four RK4 stages of eight
+    steps with an exact trace, about 20 times a coupling flow's."""
+    import matplotlib.pyplot as plt
+
+    from scratchgen import viz
+
+    fig, axes = plt.subplots(len(TOYS), len(TOY_FLOWS), figsize=(2 * len(TOY_FLOWS),
+                                                                 2 * len(TOYS)))  # fmt: skip
+    for row, name in enumerate(TOYS):
         dataset = data.load(name)
         entropy = -float(np.mean(dataset.log_density(dataset.test)))
-        for label, (model_name, settings) in TOY_FLOWS.items():
+        low, high = dataset.train.min(axis=0) - 0.5, dataset.train.max(axis=0) + 0.5
+        for column, (label, (model_name, settings)) in enumerate(TOY_FLOWS.items()):
             model = models.create(model_name, dataset.info, **settings)
-            fitted = train.fit(model, dataset, progress=False, steps=steps, batch_size=256,
-                               lr=3e-3, schedule="cosine", eval_every=10**9)  # fmt: skip
-            _print(
-                {
-                    "data": name,
-                    "model": label,
-                    "test_nll": fitted["test_nll"],
+            fitted = train.fit(model, dataset, progress=False,
+                               steps=steps // 5 if model_name == "cnf" else steps,
+                               batch_size=256, lr=3e-3, schedule="cosine",
+                               eval_every=10**9)  # fmt: skip
+            _print({"data": name, "model": label, "test_nll": fitted["test_nll"],
                     "kl_gap": fitted["test_nll"] - entropy,
-                    "seconds": fitted["seconds"],
-                }
-            )
+                    "seconds": fitted["seconds"]})  # fmt: skip
+            ax = axes[row, column]
+            with ad.no_grad():
+                viz.density(lambda x, m=model: m.log_prob(x).data,
+                            (low[0], high[0], low[1], high[1]), 120, ax=ax)  # fmt: skip
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(label.split(",")[0], fontsize=9)
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(folder / "flows_toy.png", dpi=90)
+    plt.close(fig)
 
 
 def digits(steps: int) -> None:
@@ -161,7 +179,7 @@ def main() -> None:
     parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()
     if args.table == "toy":
-        toy(args.steps)
+        toy(args.steps, args.figures)
     elif args.table == "digits":
         digits(args.steps)
     elif args.table == "mnist":
