@@ -39,11 +39,13 @@ TOY_FLOWS = {  # label: (registered name, settings)
     "Gaussian mixture, 16 full (reference)": ("gaussian_mixture", {"components": 16,
                                                                   "covariance": "full"}),
 }  # fmt: skip
-MNIST = {  # the MNIST models: their settings, batch and learning rate
-    "glow": ({"steps": 8, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
-    "realnvp": ({"couplings": 3, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
-    "maf": ({"layers": 5, "hidden": [1024], "logit": 1e-6}, 100, 1e-4),
-}
+MNIST = {  # the MNIST runs: registered name, settings, batch and learning rate
+    "glow": ("glow", {"steps": 8, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
+    "realnvp": ("realnvp", {"couplings": 3, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
+    "maf": ("maf", {"layers": 5, "hidden": [1024], "logit": 1e-6}, 100, 1e-4),
+    "maf_conditional": ("maf", {"layers": 5, "hidden": [1024], "logit": 1e-6,
+                                "num_classes": 10}, 100, 1e-4),
+}  # fmt: skip
 DIGITS = {
     "RealNVP": ("realnvp", {"couplings": 4, "filters": 32, "blocks": 2}),
     "Glow": ("glow", {"steps": 8, "filters": 32}),
@@ -108,27 +110,32 @@ def digits(steps: int) -> None:
         )
 
 
-def _bpd(model, x: np.ndarray, draws: int = 4) -> float:
+def _chunks(x: np.ndarray, y: np.ndarray | None, size: int = 500):
+    """(x, y) in chunks; y is None for a model that is not conditional."""
+    for i in range(0, len(x), size):
+        yield x[i : i + size], None if y is None else y[i : i + size]
+
+
+def _bpd(model, x: np.ndarray, draws: int = 4, y: np.ndarray | None = None) -> float:
     """Test bits/dim of the dequantised bound, averaged over ``draws`` draws of the noise."""
 
     def one_draw() -> np.ndarray:
-        return np.concatenate([model.log_prob(x[i : i + 500]).data for i in range(0, len(x), 500)])
+        return np.concatenate([model.log_prob(a, b).data for a, b in _chunks(x, y)])
 
     with ad.no_grad():
         nll = -np.mean([one_draw() for _ in range(draws)])
     return float(nll / (model.info.dims * np.log(2)))
 
 
-def _logit_space(model, x: np.ndarray) -> float:
+def _logit_space(model, x: np.ndarray, y: np.ndarray | None = None) -> float:
     """Mean log-density of the dequantised data in logit space, log p(s) with
     s = logit(lambda + (1 - 2 lambda) y): the flow's terms without the logit's log-det, the
     cells' -D log L and log q (the MAF paper's convention, Papamakarios et al. 2017, sec. 4.3)."""
     total = []
     with ad.no_grad():
-        for i in range(0, len(x), 500):
-            batch = x[i : i + 500]
+        for batch, labels in _chunks(x, y):
             u = model.rng.random(batch.shape).astype(model.dtype)
-            terms = model.log_prob_terms(batch, u=u)
+            terms = model.log_prob_terms(batch, labels, u=u)
             y = ad.Tensor(((batch + u) / model.levels).astype(model.dtype))
             _, logit_det = model.flow[0](y)
             total.append(terms["log_pz"].data + terms["log_det"].data - logit_det.data)
@@ -139,8 +146,10 @@ def mnist(name: str, minutes: float, out: Path) -> None:
     """Train ``name`` on MNIST for about ``minutes`` of wall-clock time (the step count from
     the time of 10 steps after 3 of warm-up), then score the whole test set."""
     dataset = data.load("mnist")
-    settings, batch, lr = MNIST[name]
-    probe = models.create(name, dataset.info, **settings)
+    registered, settings, batch, lr = MNIST[name]
+    probe = models.create(registered, dataset.info, **settings)
+    train_y, test_y = (dataset.train_labels, dataset.test_labels) if probe.conditional else (
+        None, None)  # fmt: skip
     probe.initialize(dataset.train, np.random.default_rng(0))
     from scratchgen import optim
 
@@ -148,25 +157,28 @@ def mnist(name: str, minutes: float, out: Path) -> None:
     for step in range(13):
         if step == 3:
             start = time.perf_counter()
-        loss = probe.loss(dataset.train[step * batch : (step + 1) * batch])
+        rows = slice(step * batch, (step + 1) * batch)
+        loss = probe.loss(dataset.train[rows], None if train_y is None else train_y[rows])
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     per_step = (time.perf_counter() - start) / 10
     steps = int(minutes * 60 / per_step)
-    model = models.create(name, dataset.info, **settings)
+    model = models.create(registered, dataset.info, **settings)
     fitted = train.fit(model, dataset, out=out, progress=False, steps=steps, batch_size=batch,
                        lr=lr, schedule="cosine", warmup=200, clip=100.0, eval_every=10**9,
                        checkpoint_every=500)  # fmt: skip
     row = {"model": name, "steps": steps, "seconds_per_step": per_step,
            "seconds": fitted["seconds"],
-           "test_bpd": _bpd(model, dataset.test, draws=1)}  # fmt: skip
-    if name == "maf":
-        row["logit_space_log_likelihood"] = _logit_space(model, dataset.test)
+           "test_bpd": _bpd(model, dataset.test, draws=1, y=test_y)}  # fmt: skip
+    if registered == "maf":
+        row["logit_space_log_likelihood"] = _logit_space(model, dataset.test, test_y)
     _print(row)
     (out / "result.json").write_text(json.dumps(row))
-    np.save(out / "samples_t1.0.npy", model.sample(64, np.random.default_rng(0), 1.0))
-    np.save(out / "samples_t0.7.npy", model.sample(64, np.random.default_rng(0), 0.7))
+    y = np.arange(64) % 10 if model.conditional else None
+    for temperature in (1.0, 0.7):
+        samples = model.sample(64, np.random.default_rng(0), temperature, y=y)
+        np.save(out / f"samples_t{temperature}.npy", samples)
 
 
 def main() -> None:
