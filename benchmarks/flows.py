@@ -202,10 +202,6 @@ def main() -> None:
         figures(args.steps, args.figures)
 
 
-if __name__ == "__main__":
-    main()
-
-
 VAE_ROWS = {  # the binary digits: the plain VAE against flow posteriors, one budget
     "VAE, Gaussian posterior": {},
     "VAE, planar posterior (K = 4)": {"posterior_flow": "planar", "flow_length": 4},
@@ -273,3 +269,7 @@ def figures(steps: int, folder: Path) -> None:
     z = np.random.default_rng(0).standard_normal((2000, 2)).astype(cnf.dtype)
     frames = cnf.flow.trajectory(z, inverse=True)
     viz.trajectory_gif(frames, folder / "flows_cnf.gif", fps=4, extent=(-3, 3, -3, 3))
+
+
+if __name__ == "__main__":
+    main()
