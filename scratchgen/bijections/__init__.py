@@ -12,7 +12,7 @@ log p(x) = log p_Z(f(x)) + log |det df/dx| (``base.py``). ``Compose`` chains the
     permutations    Permutation, Reverse
     closed form     Planar, Radial (no inverse: push samples forward)
     continuous      ContinuousFlow (neural ODE, FFJORD's trace estimator, adjoint)
-    dequantisation  VariationalDequantizer, dequantized_log_likelihood
+    dequantisation  VariationalDequantizer, uniform_noise
 """
 
 from scratchgen.bijections.autoregressive import MADENetwork, MaskedAutoregressive
@@ -45,7 +45,6 @@ from scratchgen.bijections.coupling import (
 )
 from scratchgen.bijections.dequantize import (
     VariationalDequantizer,
-    dequantized_log_likelihood,
     uniform_noise,
 )
 from scratchgen.bijections.elementwise import Logit, ScaleDiagonal, Sigmoid
@@ -54,7 +53,7 @@ from scratchgen.bijections.permutation import Permutation, Reverse
 from scratchgen.bijections.planar import Planar, Radial
 from scratchgen.bijections.spline import rational_quadratic_spline
 from scratchgen.bijections.squeeze import MultiScale, Reshape, Squeeze, squeeze, unsqueeze
-from scratchgen.bijections.transforms import TRANSFORMS, Additive, Affine, RationalQuadratic
+from scratchgen.bijections.transforms import Additive, Affine, RationalQuadratic
 
 __all__ = [
     "Bijection", "Compose", "Inverse", "NotInvertible", "per_example", "push_forward",
@@ -62,10 +61,10 @@ __all__ = [
     "ConvConditioner", "MLPConditioner", "InvertibleConv1x1",
     "Coupling", "AdditiveCoupling", "AffineCoupling", "SplineCoupling",
     "alternate_mask", "channel_mask", "checkerboard_mask", "half_mask",
-    "VariationalDequantizer", "dequantized_log_likelihood", "uniform_noise",
+    "VariationalDequantizer", "uniform_noise",
     "Logit", "ScaleDiagonal", "Sigmoid", "ActNorm", "initialize_actnorm",
     "Permutation", "Reverse", "Planar", "Radial", "rational_quadratic_spline",
     "MultiScale", "Reshape", "Squeeze", "squeeze", "unsqueeze",
-    "TRANSFORMS", "Additive", "Affine", "RationalQuadratic", "MADENetwork",
+    "Additive", "Affine", "RationalQuadratic", "MADENetwork",
     "MaskedAutoregressive",
 ]  # fmt: skip

@@ -13,7 +13,8 @@ Oord & Bethge 2016, section 3.1; Ho et al. 2019, "Flow++", eq. 12):
 
 With q uniform (``uniform``, log q = 0) the bound is tight only if p is flat on each cube;
 ``VariationalDequantizer`` learns q (Flow++'s variational dequantisation: a conditional flow
-from Gaussian noise onto the cube), which tightens it.
+from Gaussian noise onto the cube), which tightens it. Each term of the bound is computed in
+``models.flows.base.FlowModel.log_prob_terms``.
 """
 
 from __future__ import annotations
@@ -37,13 +38,6 @@ def uniform_noise(shape: tuple[int, ...], rng: np.random.Generator, dtype: Any) 
         Tensor, Tensor]:  # fmt: skip
     """u ~ U[0, 1)^D and log q(u) = 0 per example."""
     return ad.Tensor(rng.random(shape).astype(dtype)), ad.Tensor(np.zeros(shape[0], dtype))
-
-
-def dequantized_log_likelihood(log_p_y: Tensor, log_q_u: Tensor, levels: int,
-                               dims: int) -> Tensor:  # fmt: skip
-    """One draw of the bound, log p(y) - log q(u | x) - D log L with y = (x + u) / L: its
-    expectation over u ~ q is at most log P(x) (module docstring)."""
-    return log_p_y - log_q_u - dims * np.log(levels)
 
 
 class VariationalDequantizer(Module):

@@ -81,6 +81,3 @@ class RationalQuadratic:
 
     def inverse(self, z: Tensor, theta: Tensor) -> Pair:
         return self._spline(z, theta, inverse=True)
-
-
-TRANSFORMS = {"additive": Additive, "affine": Affine, "spline": RationalQuadratic}

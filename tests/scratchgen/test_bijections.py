@@ -176,10 +176,9 @@ def test_multi_scale_factors_out_half_and_inverts():
     layer = B.MultiScale(steps, inner)
     x = points(13, (2, 1, 4, 4))
     assert_bijection(layer, x)
+    # the factored-out half reaches the latent as the steps left it, untouched by the inner flow
     z = layer(ad.Tensor(x))[0].data
     kept = B.squeeze(ad.Tensor(z)).data[:, :2]
-    after_steps = B.squeeze(steps(B.squeeze(ad.Tensor(x)))[0]).data  # not used: shape check
-    assert after_steps.shape[1] == 16
     np.testing.assert_allclose(kept, steps(B.squeeze(ad.Tensor(x)))[0].data[:, :2])
 
 
