@@ -24,7 +24,7 @@ trades diversity for fidelity), then x = f^{-1}(z), and on discrete data x = flo
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -34,19 +34,20 @@ from scratchgen import bijections as B
 from scratchgen import distributions as D
 from scratchgen.data import DataInfo
 from scratchgen.models.base import GenerativeModel
-from scratchgen.settings import Classes, Decay
+from scratchgen.settings import Classes, Range
+
+# the logit's lambda: y -> lambda + (1 - 2 lambda) y keeps y inside (lambda, 1 - lambda)
+Squeeze = Annotated[float, Range(0, 0.5, below=True)]
 
 
 class FlowModel(GenerativeModel):
     has_exact_likelihood = True
 
-    def __init__(self, info: DataInfo, num_classes: Classes = 0, logit: Decay = 0.05,
+    def __init__(self, info: DataInfo, num_classes: Classes = 0, logit: Squeeze = 0.05,
                  dequantization: Literal["uniform", "variational"] = "uniform",
                  **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, num_classes=num_classes, logit=logit,
                          dequantization=dequantization, **hparams)  # fmt: skip
-        if logit >= 0.5:
-            raise ValueError(f"{type(self).__name__}: logit (lambda) must be below 0.5")
         rng = np.random.default_rng([hparams.get("seed", 0), 2])
         self.discrete = info.kind != "continuous"
         self.levels = 2 if info.kind == "binary" else (info.levels or 0)
