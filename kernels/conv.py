@@ -4,10 +4,13 @@ Three ways, chosen per call by what measured fastest (DIRECT_RUN below):
 
 - ``kernels._direct``: each output pixel's dot product over (tap, channel) as one vectorised
   loop over a channels-last copy, 4 pixels by 4 channels in registers: the forward, the
-  weight gradient, and the input gradient at stride 1. It serves every convolution whose dot
-  products have at least DIRECT_RUN numbers (8 input channels with a 3x3 kernel), in float32.
+  weight gradient, and the input gradient at stride 1. In float32 it serves the forward and
+  weight gradient of every convolution whose dot products have at least DIRECT_RUN numbers (8
+  input channels with a 3x3 kernel) and 4 per output channel, and the input gradient at
+  stride 1 of every image with 3 channels or more.
 - im2col / col2im and BLAS, below: shorter dot products (few input channels, as in a first
-  layer), and the input gradient of a strided convolution (conv_transpose2d).
+  layer, or many output channels for few inputs), and the input gradient of a strided
+  convolution (conv_transpose2d).
 - A 1x1 kernel at stride 1: one product per pass, no copies (``_pointwise``).
 
 im2col: forward and weight gradient. The columns matrix has one row per (input channel, kernel tap)
@@ -147,25 +150,47 @@ def _chunks(g: ConvGeometry):
 
 
 # The direct loop (kernels._direct) against im2col + BLAS, forward, input and weight gradient,
-# in alternating runs: faster wherever each output pixel's dot product has 64 numbers or more
-# and a block of 4 output channels is not mostly spare. On (128, 32, 8, 8) -> 32, k=3 (288
-# numbers): 1.5-2.3 ms against 3.6-4.8 per pass; on (32, 16, 28, 28) -> 16, k=5 (400): 3.5
-# against 8.5-10.8. With 72 numbers (8 channels, 3x3) the two were level; with 49 (one channel,
-# 7x7) and 27 (three, 3x3) the direct loop took 1.3-1.9 times as long, and so did an input
-# gradient with a single input channel (one of each block of four computed for nothing).
-# It serves float32 only: compiling its two loops for float64 as well added 3.8 s to the
-# cold compile of every kernel (issue 3 asks for under 20 s), and float64 convolutions here
-# are gradient checks on small arrays, where im2col serves as well.
+# in alternating runs, 3x3 kernels unless said.
+#
+# Forward and weight gradient: the direct loop is faster wherever each output pixel's dot
+# product has 64 numbers or more and at least 4 per output channel. On (128, 32, 8, 8) -> 32
+# (288 numbers): 1.5-2.3 ms against 3.6-4.8 per pass; on (32, 16, 28, 28) -> 16, k=5 (400):
+# 3.5 against 8.5-10.8. With 49 numbers (one channel, 7x7) and 27 (three) it took 1.3-1.9
+# times as long. Many output channels on a short dot product favour BLAS, whose one product
+# serves them all while the direct loop pays its per-run overhead once per block of 4
+# channels: on a small Glow's conditioners (batch 64), 8 -> 32 channels (72 numbers) took
+# 1.3-2.2 times as long direct, at 7x7, 14x14 and 28x28, and 16 -> 64 (144) 1.3-2.5 times;
+# 16 -> 32 and 32 -> 32 were level or faster direct. Few output channels favour the direct
+# loop even with spare ones in its block: 32 -> 2 at 14x14, 0.5 ms against 1.7-2.5 forward,
+# 0.85 against 1.4-1.8 weight gradient; 32 -> 1 at 28x28, 0.8 against 2.3.
+#
+# The input gradient is another matter: im2col's side of it is a product and a scatter
+# (col2im), and the direct loop took 0.1-0.8 times as long wherever the image has 4 channels
+# or more (8 or 32 -> 1 to 4 channels, 45 numbers a dot product or fewer: 0.1-0.6), whatever
+# the length of its dot products; with 1 or 2 channels 1.0-2.1 times, with 3 0.6-1.3.
+#
+# The direct loop serves float32 only: compiling its two loops for float64 as well added 3.8 s
+# to the cold compile of every kernel (issue 3 asks for under 20 s), and float64 convolutions
+# here are gradient checks on small arrays, where im2col serves as well.
 DIRECT_RUN = 64
+DIRECT_RUN_PER_CHANNEL = 4
 DIRECT_CHANNELS = 3
 DIRECT_DTYPES = (np.float32,)
 
 
 def _direct_pays(g: ConvGeometry, dtype: np.dtype) -> bool:
-    """Whether the direct loop beats im2col on this convolution (measured above)."""
+    """Whether the direct loop beats im2col on this forward or weight gradient (measured
+    above)."""
     run, channels = g.kh * g.kw * (g.c_in // g.groups), g.c_out // g.groups
-    long_enough = run >= DIRECT_RUN and channels >= DIRECT_CHANNELS
+    long_enough = run >= DIRECT_RUN and run >= DIRECT_RUN_PER_CHANNEL * channels
     return dtype in DIRECT_DTYPES and long_enough and not _pointwise(g)
+
+
+def _direct_input_grad_pays(g: ConvGeometry, dtype: np.dtype) -> bool:
+    """Whether the direct loop beats col2im on this input gradient (measured above): it is
+    the forward loop run on the adjoint geometry, whose output channels are g's inputs."""
+    channels = g.c_in // g.groups
+    return dtype in DIRECT_DTYPES and direct.transposable(g) and channels >= DIRECT_CHANNELS
 
 
 def _pointwise(g: ConvGeometry) -> bool:
@@ -260,7 +285,7 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
         grad_matrix = _grouped(_as_matrix(grad_out), g.groups)  # (G, Og, N H W)
         _from_matrix(np.matmul(w_groups, grad_matrix).reshape(g.c_in, -1), grad_x)
         return grad_x
-    if direct.transposable(g) and _direct_pays(direct.adjoint_geometry(g), grad_out.dtype):
+    if _direct_input_grad_pays(g, grad_out.dtype):
         return direct.input_grad(grad_out, w, g)
     # W[(i, j, c), o] for each group: (groups, kh kw Cg, Og)
     w_taps = w.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)

@@ -249,6 +249,7 @@ def test_the_direct_loop_matches_the_reference(geo, dtype, seed):
     args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fast, "DIRECT_RUN", 0)
+        patch.setattr(fast, "DIRECT_RUN_PER_CHANNEL", 0)
         patch.setattr(fast, "DIRECT_CHANNELS", 0)
         patch.setattr(fast, "DIRECT_DTYPES", (np.float32, np.float64))
         calls = spy_on_direct(patch)
@@ -279,14 +280,26 @@ def test_the_direct_loop_serves_long_dot_products_only(monkeypatch):
     calls = spy_on_direct(monkeypatch)
     x, w = arrays(0, np.float32, (2, 8, 6, 6), (5, 8, 3, 3))  # 72 numbers a dot product
     fast.conv2d_weight_grad(x, fast.conv2d(x, w, padding=1), w.shape, padding=1)
-    assert calls == ["conv2d", "weight_grad"]
-    # the input gradient: dot products of 5 x 9 = 45 numbers
-    fast.conv2d_input_grad(np.ones((2, 5, 6, 6), np.float32), w, x.shape, padding=1)
+    fast.conv2d(x, w[:1], padding=1)  # one output channel: spare ones in its block cost less
+    assert calls == ["conv2d", "weight_grad", "conv2d"]
     fast.conv2d(x[:, :1], np.ones((4, 1, 7, 7), np.float32), padding=3)  # 49 numbers
     fast.conv2d(x, np.ones((4, 8, 1, 1), np.float32))  # 1x1: a single product
-    fast.conv2d(x, w[:2], padding=1)  # two output channels: half of each block for nothing
+    many = np.ones((32, 8, 3, 3), np.float32)  # 72 numbers for 32 channels: under 4 each
+    fast.conv2d_weight_grad(x, fast.conv2d(x, many, padding=1), many.shape, padding=1)
     fast.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)  # float32 only
-    assert calls == ["conv2d", "weight_grad"]
+    assert calls == ["conv2d", "weight_grad", "conv2d"]
+
+
+def test_the_direct_loop_serves_input_gradients_of_three_channels_or_more(monkeypatch):
+    """Whatever the length of the adjoint's dot products (here 5 x 9 = 45 numbers)."""
+    calls = spy_on_direct(monkeypatch)
+    w = np.ones((5, 8, 3, 3), np.float32)
+    grad_out = np.ones((2, 5, 6, 6), np.float32)
+    fast.conv2d_input_grad(grad_out, w, (2, 8, 6, 6), padding=1)
+    assert calls == ["input_grad", "conv2d"]  # the forward loop on the adjoint
+    fast.conv2d_input_grad(grad_out, w[:, :2], (2, 2, 6, 6), padding=1)  # two channels
+    fast.conv2d_input_grad(grad_out[:, :, ::2, ::2], w, (2, 8, 6, 6), stride=2, padding=1)
+    assert calls == ["input_grad", "conv2d"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
