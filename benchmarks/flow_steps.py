@@ -30,7 +30,7 @@ from scratchgen.data import DataInfo
 GLOW = "Glow step, MNIST 28x28 (2 levels x 8 steps, batch 64)"
 REALNVP = "RealNVP step, 2-D (4 couplings, batch 256)"
 MNIST_INFO = DataInfo((1, 28, 28), "categorical", levels=256)
-GLOW_SETTINGS = {"steps": 8, "scales": 2, "filters": 32, "blocks": 1}
+GLOW_SETTINGS = {"depth": 8, "scales": 2, "filters": 32, "blocks": 1}
 MOONS_INFO = DataInfo((2,), "continuous")
 
 

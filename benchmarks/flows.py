@@ -29,7 +29,7 @@ from scratchgen import data, models, train
 TOYS = ("eight_gaussians", "two_moons", "checkerboard", "rings")
 TOY_FLOWS = {  # label: (registered name, settings)
     "RealNVP, 8 couplings": ("realnvp", {"couplings": 8}),
-    "Glow, 8 steps": ("glow", {"steps": 8}),
+    "Glow, 8 steps": ("glow", {"depth": 8}),
     "NICE, 4 couplings": ("nice", {"hidden": [64, 64]}),
     "MAF, 5 layers": ("maf", {}),
     "IAF, 5 layers": ("iaf", {}),
@@ -40,7 +40,7 @@ TOY_FLOWS = {  # label: (registered name, settings)
                                                                   "covariance": "full"}),
 }  # fmt: skip
 MNIST = {  # the MNIST runs: registered name, settings, batch and learning rate
-    "glow": ("glow", {"steps": 8, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
+    "glow": ("glow", {"depth": 8, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
     "realnvp": ("realnvp", {"couplings": 3, "scales": 2, "filters": 32, "blocks": 1}, 64, 1e-3),
     "maf": ("maf", {"layers": 5, "hidden": [1024], "logit": 1e-6}, 100, 1e-4),
     "maf_conditional": ("maf", {"layers": 5, "hidden": [1024], "logit": 1e-6,
@@ -48,7 +48,7 @@ MNIST = {  # the MNIST runs: registered name, settings, batch and learning rate
 }  # fmt: skip
 DIGITS = {
     "RealNVP": ("realnvp", {"couplings": 4, "filters": 32, "blocks": 2}),
-    "Glow": ("glow", {"steps": 8, "filters": 32}),
+    "Glow": ("glow", {"depth": 8, "filters": 32}),
     "NICE": ("nice", {}),
     "MAF": ("maf", {"hidden": [256]}),
     "NSF, coupling": ("nsf", {"hidden": [128, 128]}),
@@ -263,7 +263,7 @@ def figures(steps: int, folder: Path) -> None:
     plt.close(fig)
 
     moons = data.load("two_moons")
-    cnf = models.create("cnf", moons.info, hidden=[64, 64], steps=8)
+    cnf = models.create("cnf", moons.info, hidden=[64, 64], solver_steps=8)
     train.fit(cnf, moons, progress=False, steps=steps, batch_size=256, lr=3e-3,
               schedule="cosine", eval_every=10**9)  # fmt: skip
     z = np.random.default_rng(0).standard_normal((2000, 2)).astype(cnf.dtype)

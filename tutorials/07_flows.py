@@ -153,7 +153,7 @@ for level in (1, 2):
     print(f"level {level}: squeezed to {h.shape[1:]}, steps of flow, then "
           f"{'all of it' if last else 'half the channels'} to the latent")  # fmt: skip
     h = h[:, h.shape[1] // 2 :]
-glow = models.create("glow", digits.info, steps=2, filters=16)
+glow = models.create("glow", digits.info, depth=2, filters=16)
 glow.initialize(digits.train, rng)  # ActNorm's data-dependent start
 print(f"Glow on the digits: {glow.num_parameters()} parameters, {len(glow.flow)} parts "
       "(the logit, then the levels)")  # fmt: skip
@@ -215,7 +215,7 @@ plt.show()
 
 # %%
 moons = data.load("two_moons")
-cnf = models.create("cnf", moons.info, hidden=[32, 32], steps=6, dtype="float64")
+cnf = models.create("cnf", moons.info, hidden=[32, 32], solver_steps=6, dtype="float64")
 train.fit(cnf, moons, progress=False, steps=20 if QUICK else 600, batch_size=256, lr=3e-3,
           eval_every=10**9)  # fmt: skip
 x = moons.test[:200]

@@ -80,23 +80,25 @@ class GenerativeModel(Module):
         return np.argmax(scores, axis=1)
 
     def _labels(self, y: Any, n: int) -> Any:
-        """One label per example for a conditional model (a single label is repeated)."""
+        """One label per example for a conditional model (a single label is repeated); labels
+        outside [0, num_classes) are refused in one line."""
         if not self.conditional:
             return None
         if y is None:
             raise ValueError(f"{type(self).__name__}: this model is conditional; give the labels y")
-        return np.broadcast_to(np.asarray(y, dtype=np.int64), (n,))
-
-    def _one_hot(self, y: Any, n: int) -> np.ndarray | None:
-        """The labels as one-hot rows (n, num_classes) in the model's dtype; None for a model
-        that is not conditional. Labels outside [0, num_classes) are refused in one line."""
-        labels = self._labels(y, n)
-        if labels is None:
-            return None
+        labels = np.broadcast_to(np.asarray(y, dtype=np.int64), (n,))
         k = int(self.hparams["num_classes"])
         if labels.min() < 0 or labels.max() >= k:
             raise ValueError(f"{type(self).__name__}: labels must lie in [0, {k})")
-        return np.eye(k, dtype=self.dtype)[labels]
+        return labels
+
+    def _one_hot(self, y: Any, n: int) -> np.ndarray | None:
+        """The labels as one-hot rows (n, num_classes) in the model's dtype; None for a model
+        that is not conditional."""
+        labels = self._labels(y, n)
+        if labels is None:
+            return None
+        return np.eye(int(self.hparams["num_classes"]), dtype=self.dtype)[labels]
 
     def training_data(self, data: Any) -> Any:
         """The dataset the trainer draws batches from; a model that trains on part of what it

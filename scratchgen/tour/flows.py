@@ -35,7 +35,7 @@ def run(report: SectionReport, seed: int, quick: bool) -> None:
                f"KL gap to the data {metrics['test_nll'] - entropy:.3f} nats")  # fmt: skip
 
     digits = dataset("digits")
-    glow = models.create("glow", digits.info, steps=4, filters=16, seed=seed)
+    glow = models.create("glow", digits.info, depth=4, filters=16, seed=seed)
     metrics = train.fit(glow, digits, progress=False, steps=20 if quick else 300, batch_size=64,
                         lr=2e-3, schedule="cosine", seed=seed, eval_every=10**9)  # fmt: skip
     report.metrics["glow/digits"] = metrics

@@ -1,9 +1,15 @@
 """``Trainer``: the one training loop every model shares.
 
 Each step: a batch -> ``model.loss(batch)`` -> backward -> clip -> optimizer step -> schedule
--> EMA. Around it: a progress bar, a metrics log (``metrics.jsonl``, one JSON object per
-logged step), periodic evaluation on the test split, checkpoints written atomically, and a
-guard that stops on a non-finite loss with the last good checkpoint kept.
+-> EMA. A model with ``players`` (an adversarial one: an ordered mapping of name to Module,
+``player_loss(name, x, y=None)`` and ``updates``, the updates each player makes per step)
+gets one optimizer per player instead, with the settings its ``player_optimizers()`` gives
+(the paper's) unless ``lr_d``, ``betas_d``, ``lr_g``, ``betas_g`` say otherwise for the
+discriminator and the generator; a step then runs the players in order, each update on a
+batch of its own, through the same guards. Around it: a progress bar, a metrics log
+(``metrics.jsonl``, one JSON object per logged step), periodic evaluation on the test split,
+checkpoints written atomically, and a guard that stops on a non-finite loss with the last good
+checkpoint kept.
 
 A resumed run continues bit for bit: the checkpoint holds the model, the optimizer, the
 schedule, the EMA, the step and the state of every random generator the model holds, and the
@@ -31,7 +37,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -50,6 +56,7 @@ from scratchgen.settings import (
     Range,
     Seed,
     Setting,
+    SettingError,
     Steps,
     check_all,
     declared_by_dataclass,
@@ -105,11 +112,21 @@ class TrainConfig:
     checkpoint_every: Every = 500
     eval_batch: Annotated[int, Range(1, 10**6)] = 1000
     seed: Seed = 0
+    # adversarial models: the discriminator's and the generator's optimizer settings, each
+    # the model's own default (its paper's) when None
+    lr_d: Positive | None = None
+    lr_g: Positive | None = None
+    betas_d: Sequence[Decay] | None = None
+    betas_g: Sequence[Decay] | None = None
 
     def __post_init__(self) -> None:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         for name, value in check_all(TRAIN_SETTINGS, values, "training").items():
             setattr(self, name, value)
+        for name in ("betas_d", "betas_g"):
+            if getattr(self, name) is not None and len(getattr(self, name)) != 2:
+                raise SettingError(f"training setting {name} must be a pair of numbers in "
+                                   f"[0, 1), got {getattr(self, name)}")  # fmt: skip
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -118,6 +135,26 @@ class TrainConfig:
 
 
 TRAIN_SETTINGS: dict[str, Setting] = declared_by_dataclass(TrainConfig)
+
+
+# the players whose optimizer TrainConfig's lr_d, betas_d (lr_g, betas_g) set
+PLAYER_SETTINGS = {"discriminator": "d", "generator": "g"}
+
+
+def _player_optimizer(config: TrainConfig, defaults: dict[str, Any], name: str,
+                      params: list) -> optim.Optimizer:  # fmt: skip
+    """A player's optimizer: its model's defaults (``kind`` adam or rmsprop, ``lr``, Adam's
+    ``betas``), overridden by the config's lr_x and betas_x for that player."""
+    suffix = PLAYER_SETTINGS.get(name)
+    lr = getattr(config, f"lr_{suffix}", None) if suffix else None
+    betas = getattr(config, f"betas_{suffix}", None) if suffix else None
+    lr = defaults["lr"] if lr is None else lr
+    if defaults["kind"] == "rmsprop":
+        if betas is not None:
+            raise SettingError(f"training setting betas_{suffix}: the {name} trains with "
+                               "RMSprop, which has no betas")  # fmt: skip
+        return optim.RMSprop(params, lr)
+    return optim.Adam(params, lr, betas=tuple(betas or defaults["betas"]))
 
 
 def _optimizer(config: TrainConfig, params: list) -> optim.Optimizer:
@@ -161,11 +198,19 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
     log p(x | y), and the accuracy of Bayes' rule, argmax_y log p(x | y), is reported too.
     Latent-variable models report their ELBO and an NLL estimated by the importance-weighted
     bound with the model's ``eval_samples`` draws (``iwae_samples`` in the result); VAEs also
-    split the ELBO into ``test_reconstruction`` (-E_q log p(x | z)) and ``test_kl``."""
+    split the ELBO into ``test_reconstruction`` (-E_q log p(x | z)) and ``test_kl``.
+    Adversarial models report each player's loss on x, ``test_loss_<player>`` (with gradients
+    on: a gradient penalty differentiates the critic)."""
 
     def chunks():
         for i in range(0, len(x), batch):
             yield (x[i : i + batch],) if y is None else (x[i : i + batch], y[i : i + batch])
+
+    players = getattr(model, "players", None)
+    if players:
+        return {f"test_loss_{name}": float(np.mean([model.player_loss(name, *c).item()
+                                                    for c in chunks()]))
+                for name in players}  # fmt: skip
 
     def mean_of(method) -> float:
         return float(np.mean(np.concatenate([method(*chunk).data for chunk in chunks()])))
@@ -206,8 +251,17 @@ class Trainer:
         self.model, self.data, self.config = model, model.training_data(data), config
         self.out = Path(out) if out is not None else None
         self.progress = progress
-        self.optimizer = _optimizer(config, list(model.parameters()))
-        self.schedule = _schedule(config, self.optimizer)
+        self.players = getattr(model, "players", None) or {}
+        if self.players:
+            defaults = model.player_optimizers()
+            self.optimizers = {name: _player_optimizer(config, defaults[name], name,
+                                                       list(player.parameters()))
+                               for name, player in self.players.items()}  # fmt: skip
+            self.updates = {name: int(model.updates[name]) for name in self.players}
+        else:
+            self.optimizers = {"model": _optimizer(config, list(model.parameters()))}
+            self.updates = {"model": 1}
+        self.schedules = {name: _schedule(config, opt) for name, opt in self.optimizers.items()}
         self.ema = optim.EMA(model, config.ema) if config.ema else None
         self.step = 0
         self.seconds = 0.0
@@ -223,11 +277,12 @@ class Trainer:
             ).bit_generator.state
 
     # ------------------------------------------------------------------ data order
-    def _batch(self, step: int) -> tuple[np.ndarray, ...]:
-        """(x,) or, for a class-conditional model, (x, y): step's batch of its epoch's order.
+    def _batch(self, number: int) -> tuple[np.ndarray, ...]:
+        """(x,) or, for a class-conditional model, (x, y): batch ``number`` of the run, in its
+        epoch's order (step k's for one loss; step k's j-th for players, k sum(updates) + j).
         The order is drawn once per epoch (a permutation of the whole set is O(N))."""
         per_epoch = len(self.data.train) // self.config.batch_size
-        epoch, position = divmod(step, per_epoch)
+        epoch, position = divmod(number, per_epoch)
         if self._order is None or self._order[0] != epoch:
             rng = np.random.default_rng([self.config.seed, 0, epoch])
             self._order = (epoch, rng.permutation(len(self.data.train)))
@@ -251,9 +306,9 @@ class Trainer:
         try:
             with self._ctrl_c_at_step_end():
                 while self.step < self.config.steps:
-                    loss = self._one_step()
+                    losses = self._one_step()
                     bar.update(1)
-                    self._after_step(loss, bar)
+                    self._after_step(losses, bar)
                     if self._interrupted is not None:
                         if self.out:
                             self._checkpoint()
@@ -278,13 +333,14 @@ class Trainer:
         self._tick()
         self._save_or_stop()
 
-    def _after_step(self, loss: float, bar: Any) -> None:
-        """One metrics record for the step: the loss on logging steps, the test metrics on
-        evaluation steps."""
+    def _after_step(self, losses: dict[str, float], bar: Any) -> None:
+        """One metrics record for the step: the loss (each player's) on logging steps, the test
+        metrics on evaluation steps."""
         config, record = self.config, {}
         if self.step % config.log_every == 0 or self.step == config.steps:
-            bar.set_postfix(loss=f"{loss:.4f}")
-            record.update(loss=loss, lr=self.optimizer.lr)
+            bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()})
+            record.update(losses)
+            record.update({_named("lr", name): opt.lr for name, opt in self.optimizers.items()})
         if self.step % config.eval_every == 0:
             record.update(self._evaluate())
         if record:
@@ -313,39 +369,57 @@ class Trainer:
             for stop, handler in previous.items():
                 signal.signal(stop, handler)
 
-    def _diverged(self, what: str) -> TrainingDiverged:
+    def _diverged(self, what: str, player: str = "model") -> TrainingDiverged:
         saved = self._saved_step
         kept = (f"the last good checkpoint (step {saved}) is kept" if saved is not None
                 else "no checkpoint had been written yet")  # fmt: skip
+        whose = f"{player}: " if self.players else ""
+        lr = f"{_named('lr', player)}={self.optimizers[player].lr:g}"
         return TrainingDiverged(
-            f"{what} at step {self.step + 1}; {kept}. Try a smaller learning rate "
-            f"(lr={self.optimizer.lr:g}) or gradient clipping (clip=1.0)"
+            f"{whose}{what} at step {self.step + 1}; {kept}. Try a smaller learning rate "
+            f"({lr}) or gradient clipping (clip=1.0)"
         )
 
-    def _one_step(self) -> float:
-        model, config = self.model, self.config
-        model.train()
+    def _one_step(self) -> dict[str, float]:
+        """One training step: each player's updates in order (one update of the whole model
+        for a single loss); returns the last loss of each, by its record name."""
+        self.model.train()
+        number, losses = self.step * sum(self.updates.values()), {}
+        for name, updates in self.updates.items():
+            for _ in range(updates):
+                losses[_named("loss", name)] = self._update(name, self._batch(number))
+                number += 1
+        for schedule in self.schedules.values():  # per step, however many updates it made
+            if schedule:
+                schedule.step()
+        if self.ema:
+            self.ema.update(self.model)
+        self.step += 1
+        return losses
+
+    def _update(self, name: str, batch: tuple[np.ndarray, ...]) -> float:
+        """One update of player ``name`` (or of the model) on ``batch``: the loss, backward,
+        clip, the optimizer's step; the guards against divergence."""
+        model, optimizer = self.model, self.optimizers[name]
         try:
-            loss = model.loss(*self._batch(self.step))
+            loss = model.player_loss(name, *batch) if self.players else model.loss(*batch)
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as error:
             if self.step == 0:  # nothing has been trained yet: a setup mistake, not divergence
                 raise
-            raise self._diverged(f"the loss could not be computed ({error})") from None
+            raise self._diverged(f"the loss could not be computed ({error})", name) from None
         value = loss.item()
         if not math.isfinite(value):
-            raise self._diverged(f"the loss became {value}")
-        self.optimizer.zero_grad()
+            raise self._diverged(f"the loss became {value}", name)
+        for other in self.optimizers.values():  # a player's loss may reach the others' too
+            other.zero_grad()
         loss.backward()
-        if config.clip:
-            optim.clip_grad_norm_(self.optimizer.params, config.clip)
-        self.optimizer.step()
-        if not all(np.isfinite(p.data).all() for p in self.optimizer.params):
-            raise self._diverged("a parameter became NaN or infinite")
-        if self.schedule:
-            self.schedule.step()
-        if self.ema:
-            self.ema.update(model)
-        self.step += 1
+        if self.config.clip:
+            optim.clip_grad_norm_(optimizer.params, self.config.clip)
+        optimizer.step()
+        if self.players:
+            model.after_update(name)
+        if not all(np.isfinite(p.data).all() for p in optimizer.params):
+            raise self._diverged("a parameter became NaN or infinite", name)
         return value
 
     def _log(self, record: dict[str, float]) -> None:
@@ -389,7 +463,7 @@ class Trainer:
         """Everything but the arrays: step, time, config, schedule, the generators' states."""
         return {
             "step": self.step, "seconds": self.seconds, "config": asdict(self.config),
-            "schedule": self.schedule.state_dict() if self.schedule else None,
+            "schedule": {name: s.state_dict() for name, s in self.schedules.items() if s},
             "generators": {k: g.bit_generator.state for k, g in _generators(self.model).items()},
         }  # fmt: skip
 
@@ -398,7 +472,9 @@ class Trainer:
         text (``trainer/state``), in one file renamed into place whole; then trainer.json, a
         readable copy of that state."""
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        arrays.update({f"optim/{k}": v for k, v in self.optimizer.state_dict().items()})
+        for name, optimizer in self.optimizers.items():
+            prefix = _optimizer_prefix(name)
+            arrays.update({f"{prefix}{k}": v for k, v in optimizer.state_dict().items()})
         if self.ema:
             arrays.update({f"ema/{k}": v for k, v in self.ema.state_dict().items()})
         state = self._state()
@@ -420,14 +496,19 @@ class Trainer:
 
         try:
             self.model.load_state_dict(part("model/"))
-            self.optimizer.load_state_dict(part("optim/"))
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(part(_optimizer_prefix(name)))
             if self.ema:
                 self.ema.load_state_dict(part("ema/"))
         except (KeyError, ValueError) as error:
             raise CheckpointError(f"{folder / 'checkpoint.npz'} does not fit this model and "
                                   f"its settings: {error.args[0]}") from None  # fmt: skip
-        if self.schedule and state["schedule"]:
-            self.schedule.load_state_dict(state["schedule"])
+        schedules = state["schedule"] or {}
+        if "model" not in schedules and "step_count" in schedules:  # written before players
+            schedules = {"model": schedules}
+        for name, schedule in self.schedules.items():
+            if schedule and name in schedules:
+                schedule.load_state_dict(schedules[name])
         for name, generator in _generators(self.model).items():
             generator.bit_generator.state = state["generators"][name]
         self.step, self.seconds = int(state["step"]), float(state["seconds"])
@@ -436,6 +517,17 @@ class Trainer:
 
 
 STATE_KEY = "trainer/state"
+
+
+def _optimizer_prefix(player: str) -> str:
+    """Where a checkpoint keeps an optimizer's arrays: ``optim/`` for the model's (as before
+    players), ``optim/discriminator/`` for a player's."""
+    return "optim/" if player == "model" else f"optim/{player}/"
+
+
+def _named(what: str, player: str) -> str:
+    """A record's name: ``loss`` for the model's, ``loss_discriminator`` for a player's."""
+    return what if player == "model" else f"{what}_{player}"
 
 
 def _keep_log_until(path: Path, step: int) -> list[dict[str, Any]]:

@@ -64,6 +64,23 @@ def test_eval_scores_images_with_the_feature_network_it_names(tmp_path, feature_
     assert (out / "nearest.png").exists() and list(feature_network_cache.glob("digits-*.npz"))
 
 
+def test_a_gan_trains_resumes_and_is_scored_by_its_samples(tmp_path, capsys):
+    out = tmp_path / "gan"
+    assert main(["train", "gan", "--data", "grid25", "--steps", "6", "--out", str(out), "--quiet",
+                 "--set", "loss=wgan_gp", "hidden=[16]", "lr_g=3e-4"]) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test_loss_discriminator", "test_loss_generator"} <= set(metrics)
+    assert np.load(out / "samples.npy").shape == (64, 2)
+    assert main(["train", "gan", "--data", "grid25", "--steps", "8", "--out", str(out),
+                 "--resume", "--quiet"]) == 0  # fmt: skip
+    assert main(["eval", str(out), "--metrics", "modes", "mmd", "--samples", "300"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["modes_total"] == 25
+    capsys.readouterr()
+    result = run_cli("eval", str(out), "--metrics", "nll")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "GAN has no likelihood to score" in result.stderr
+
+
 @pytest.mark.parametrize(
     "metrics, message",
     [

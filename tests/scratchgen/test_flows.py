@@ -21,7 +21,7 @@ from scratchgen.testing import assert_bijection, assert_chi_square_fits, numeric
 MOONS = data.load("two_moons")
 FLOWS_2D = {
     "realnvp": {}, "glow": {}, "nice": {}, "maf": {}, "iaf": {}, "nsf": {},
-    "nsf_ar": {"kind": "autoregressive"}, "cnf": {"steps": 4, "hidden": [32]},
+    "nsf_ar": {"kind": "autoregressive"}, "cnf": {"solver_steps": 4, "hidden": [32]},
 }  # fmt: skip
 SMALL = {"hidden": [32]}
 
@@ -127,7 +127,7 @@ def test_a_deep_affine_stack_trains_without_nan():
 # ---------------------------------------------------------------- images
 IMAGE_FLOWS = {
     "realnvp": {"couplings": 2, "filters": 8, "blocks": 1},
-    "glow": {"steps": 2, "filters": 8},
+    "glow": {"depth": 2, "filters": 8},
     "nice": {"hidden": [16]},
     "maf": {"layers": 2, "hidden": [80]},
     "nsf": {"layers": 2, "hidden": [16]},
@@ -184,7 +184,7 @@ def test_each_term_of_the_dequantised_likelihood_is_what_brute_force_gives():
     """log p(y) from the flow's terms against log N(f(y)) + log |det df/dy| by finite
     differences of the whole map (the logit included), and -D log L and log q = 0."""
     digits = data.load("digits")
-    model = randomized(models.create("glow", digits.info, dtype="float64", steps=2, filters=8),
+    model = randomized(models.create("glow", digits.info, dtype="float64", depth=2, filters=8),
                        4, 0.05)  # fmt: skip
     model.initialize(digits.train, np.random.default_rng(0))
     x = digits.test[:2]

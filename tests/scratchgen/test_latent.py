@@ -208,7 +208,7 @@ def test_free_bits_floor_and_kl_warm_up():
         difference = floored.loss(SPACE).item() - plain.loss(SPACE).item()
     assert kl_bar < 12.0  # so the floor is active
     assert difference == pytest.approx(12.0 - kl_bar, rel=1e-10)
-    warm = tiny_vae(6, warmup=10, beta=2.0)
+    warm = tiny_vae(6, kl_warmup=10, beta=2.0)
     weights = []
     for _ in range(12):
         weights.append(warm.kl_weight())

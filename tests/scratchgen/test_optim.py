@@ -59,6 +59,17 @@ def test_adam_and_adamw(decoupled):
     np.testing.assert_allclose(got, theta, rtol=1e-12)
 
 
+def test_rmsprop():
+    lr, alpha, eps, wd = 0.01, 0.9, 1e-8, 0.1
+    theta, v = THETA0.copy(), np.zeros(3)
+    for g in GRADS:
+        g = g + wd * theta
+        v = alpha * v + (1 - alpha) * g * g
+        theta = theta - lr * g / (np.sqrt(v) + eps)
+    got = run(lambda p: optim.RMSprop(p, lr, alpha=alpha, eps=eps, weight_decay=wd))
+    np.testing.assert_allclose(got, theta, rtol=1e-12)
+
+
 def test_updates_keep_float32():
     theta = nn.Parameter(THETA0.astype(np.float32))
     opt = optim.Adam([theta])

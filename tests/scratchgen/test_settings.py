@@ -126,6 +126,14 @@ def test_every_default_is_allowed_and_every_setting_says_what_it_allows(model):
     assert models.check_settings(model, {}) == {}
 
 
+@pytest.mark.parametrize("model", list(models.REGISTRY))
+def test_no_model_setting_shares_a_name_with_a_training_setting(model):
+    """--set sends a name to the trainer when it has it: a model's setting of the same name
+    (a flow's steps, a VAE's warmup) could never be set (seed is meant for both)."""
+    shared = set(models.REGISTRY[model].settings) & set(TRAIN_SETTINGS) - {"seed"}
+    assert not shared, f"{model}'s {', '.join(sorted(shared))} cannot be set from the CLI"
+
+
 def test_training_defaults_are_allowed():
     assert TrainConfig() == TrainConfig.from_dict({})
 

@@ -2,9 +2,9 @@
 
 One step of flow (their figure 2a) is ActNorm, an invertible 1x1 convolution (LU-parametrised)
 and an affine coupling on half of the channels. On images, ``scales`` levels of the multi-scale
-architecture (figure 2b): squeeze, ``steps`` steps of flow, and half of the channels factored
-out before the next level; on MNIST with two levels, 28 x 28 -> 14 x 14 -> 7 x 7. On vectors,
-the same step with a dense LU layer (H W = 1) and half masks.
+architecture (figure 2b): squeeze, ``depth`` steps of flow (their K), and half of the channels
+factored out before the next level; on MNIST with two levels, 28 x 28 -> 14 x 14 -> 7 x 7. On
+vectors, the same step with a dense LU layer (H W = 1) and half masks.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from scratchgen.settings import Layers, Positive, Size
 @register("glow", ("binary", "categorical", "continuous"),
           "Glow: ActNorm, LU 1x1 convolutions, affine couplings, multi-scale")  # fmt: skip
 class Glow(FlowModel):
-    def __init__(self, info: DataInfo, steps: Layers = 4, scales: Layers = 2,
+    def __init__(self, info: DataInfo, depth: Layers = 4, scales: Layers = 2,
                  hidden: Sequence[Size] = (64, 64), filters: Size = 32, blocks: Layers = 1,
                  bound: Positive = 3.0, **hparams: Any) -> None:  # fmt: skip
-        super().__init__(info, steps=steps, scales=scales, hidden=list(hidden), filters=filters,
+        super().__init__(info, depth=depth, scales=scales, hidden=list(hidden), filters=filters,
                          blocks=blocks, bound=bound, **hparams)  # fmt: skip
 
     def _step(self, shape: tuple[int, ...], parity: int, context: int,
@@ -45,7 +45,7 @@ class Glow(FlowModel):
 
     def _steps(self, shape: tuple[int, ...], context: int, rng: np.random.Generator) -> (
             B.Compose):  # fmt: skip
-        return B.Compose(layer for i in range(self.hparams["steps"])
+        return B.Compose(layer for i in range(self.hparams["depth"])
                          for layer in self._step(shape, i % 2, context, rng))  # fmt: skip
 
     def layers(self, shape: tuple[int, ...], context: int, rng: np.random.Generator) -> (

@@ -17,7 +17,7 @@ the single-sample estimate log q(z_d | x_i) - log p(z_d). Options, each against 
 collapse or for a chapter of the course:
 
 - ``beta`` weighs the KL term (beta-VAE, Higgins et al. 2017, eq. 4);
-- ``warmup`` anneals it linearly from 0 to beta over that many updates (Bowman et al.,
+- ``kl_warmup`` anneals it linearly from 0 to beta over that many updates (Bowman et al.,
   "Generating Sentences from a Continuous Space", 2016, section 3.1, KL cost annealing);
 - ``free_bits`` lambda stops pushing a latent dimension's batch-average KL below lambda nats
   (Kingma et al., "Improved Variational Inference with Inverse Autoregressive Flow", 2016,
@@ -68,13 +68,13 @@ class VAE(LatentVariableModel):
     def __init__(self, info: DataInfo, latent: Size = 16, hidden: Sequence[Size] = (256, 256),
                  arch: Annotated[str, OneOf(ARCHITECTURES)] = "mlp", filters: Size = 32,
                  beta: NonNegative = 1.0, kl: Literal["analytic", "mc"] = "analytic",
-                 warmup: Steps = 0, free_bits: NonNegative = 0.0, num_classes: Classes = 0,
+                 kl_warmup: Steps = 0, free_bits: NonNegative = 0.0, num_classes: Classes = 0,
                  inpaint: Literal["", "top", "left"] = "", samples: Size = 1,
                  eval_samples: Size = 100,
                  posterior_flow: Literal["", "planar", "radial", "iaf"] = "",
                  flow_length: Layers = 4, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, latent=latent, hidden=list(hidden), arch=arch, filters=filters,
-                         beta=beta, kl=kl, warmup=warmup, free_bits=free_bits,
+                         beta=beta, kl=kl, kl_warmup=kl_warmup, free_bits=free_bits,
                          num_classes=num_classes, inpaint=inpaint, samples=samples,
                          eval_samples=eval_samples, posterior_flow=posterior_flow,
                          flow_length=flow_length, **hparams)  # fmt: skip
@@ -165,8 +165,8 @@ class VAE(LatentVariableModel):
 
     # ------------------------------------------------------------------ training
     def kl_weight(self) -> float:
-        """beta_t = beta min(1, t / warmup) at update t (beta itself without warm-up)."""
-        warmup = self.hparams["warmup"]
+        """beta_t = beta min(1, t / kl_warmup) at update t (beta itself without warm-up)."""
+        warmup = self.hparams["kl_warmup"]
         beta = self.hparams["beta"]
         return beta if not warmup else beta * min(1.0, float(self.updates) / warmup)
 

@@ -21,12 +21,13 @@ from scratchgen.nn.layers.masked_linear import MaskedLinear, made_masks
 from scratchgen.nn.layers.mlp import MLP
 from scratchgen.nn.layers.normalization import GroupNorm, LayerNorm
 from scratchgen.nn.layers.residual import Residual, ResidualBlock
+from scratchgen.nn.layers.spectral_norm import SpectralNorm
 from scratchgen.nn.layers.transformer import TransformerBlock
 
 __all__ = [
     "Linear", "Conv2d", "ConvTranspose2d", "CausalConv1d", "MaskedConv2d", "pixelcnn_mask",
     "Embedding", "SinusoidalEmbedding", "sinusoidal_embedding", "LayerNorm", "GroupNorm",
     "Dropout", "MultiheadAttention", "TransformerBlock", "Sequential", "ModuleList", "MLP",
-    "Residual", "ResidualBlock", "MaskedLinear", "made_masks",
+    "Residual", "ResidualBlock", "MaskedLinear", "made_masks", "SpectralNorm",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Tanh", "Sigmoid",
 ]  # fmt: skip
