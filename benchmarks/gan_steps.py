@@ -165,8 +165,9 @@ def check() -> None:
                                                       epsilon=epsilon)  # fmt: skip
         g_mine = objective.generator(model.discriminator(model.generator(z)))
         gp = loss == "wgan_gp"
-        d_theirs = torch_d_loss(torch, G, D, torch.tensor(real), torch.tensor(z),
-                                torch.tensor(epsilon) if gp else None)
+        d_theirs = torch_d_loss(
+            torch, G, D, torch.tensor(real), torch.tensor(z), torch.tensor(epsilon) if gp else None
+        )
         g_theirs = torch_g_loss(torch, G, D, torch.tensor(z), gp)
         for name, a, b in (("discriminator", d_mine.item(), d_theirs.item()),
                            ("generator", g_mine.item(), g_theirs.item())):  # fmt: skip
