@@ -5,7 +5,8 @@
   stride 2) with ReLU between and tanh out; the discriminator Conv 1 -> 64 -> 128 (4x4, stride
   2) with LeakyReLU(0.2), then Linear(128 x 7 x 7 -> 1). One step is one update of each: the
   discriminator on a batch of data and as many samples (drawn without gradients), then the
-  generator on a fresh batch of samples; Adam 2e-4, betas (0.5, 0.999).
+  generator on a fresh batch of samples; Adam 2e-4, betas (0.5, 0.999). Ours is timed through
+  the trainer's own step (``Trainer._one_step``: the batch, both updates, the guards).
 * WGAN-GP with the same players: the critic's update adds 10 x the gradient penalty, whose
   gradient with create_graph makes the backward pass go through the convolutions twice.
 
@@ -21,8 +22,9 @@ import sys
 import numpy as np
 
 from benchmarks.timing import Row, seconds_per_call
-from scratchgen import models, optim
-from scratchgen.data import DataInfo
+from scratchgen import models
+from scratchgen.data import DataInfo, Dataset
+from scratchgen.train import TrainConfig, Trainer
 
 DCGAN = "DCGAN step, MNIST 28x28 (64 filters, batch 64), both players"
 WGAN_GP = "WGAN-GP step, the same players, critic with the gradient penalty"
@@ -39,25 +41,18 @@ def ours(loss: str):
     return models.create("gan", MNIST_INFO, loss=loss, **SETTINGS)
 
 
-def _our_step(model, images):
-    adam = {name: optim.Adam(list(p.parameters()), 2e-4, betas=(0.5, 0.999))
-            for name, p in model.players.items()}  # fmt: skip
-
-    def run():
-        for name, optimizer in adam.items():
-            loss = model.player_loss(name, images)
-            for other in adam.values():
-                other.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-    return run
+def _our_step(loss: str):
+    """The trainer's step, one update of each player (n_critic = 1, as the PyTorch side)."""
+    model = models.create("gan", MNIST_INFO, loss=loss, n_critic=1, **SETTINGS)
+    images = Dataset("random", _data(), _data()[:2], MNIST_INFO)
+    config = TrainConfig(batch_size=BATCH, lr_d=2e-4, lr_g=2e-4, betas_d=[0.5, 0.999],
+                         betas_g=[0.5, 0.999])  # fmt: skip
+    return Trainer(model, images, config, progress=False)._one_step
 
 
 def measure() -> list[Row]:
-    images = _data()
-    return [Row(DCGAN, seconds_per_call(_our_step(ours("ns"), images), 1, 3)),
-            Row(WGAN_GP, seconds_per_call(_our_step(ours("wgan_gp"), images), 1, 3))]  # fmt: skip
+    return [Row(DCGAN, seconds_per_call(_our_step("ns"), 1, 3)),
+            Row(WGAN_GP, seconds_per_call(_our_step("wgan_gp"), 1, 3))]  # fmt: skip
 
 
 def torch_players(torch):
@@ -115,16 +110,16 @@ def _torch_step(torch, loss: str, real):
             "g": torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))}  # fmt: skip
     gp = loss == "wgan_gp"
 
+    def update(name, player, loss):  # as our trainer: the gradient of this player's only
+        params = list(player.parameters())
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+        adam[name].step()
+
     def run():
         z = torch.randn(BATCH, SETTINGS["latent"])
-        d_loss = torch_d_loss(torch, G, D, real, z, torch.rand(BATCH) if gp else None)
-        adam["d"].zero_grad()
-        d_loss.backward()
-        adam["d"].step()
-        g_loss = torch_g_loss(torch, G, D, torch.randn(BATCH, SETTINGS["latent"]), gp)
-        adam["g"].zero_grad()
-        g_loss.backward()
-        adam["g"].step()
+        update("d", D, torch_d_loss(torch, G, D, real, z, torch.rand(BATCH) if gp else None))
+        update("g", G, torch_g_loss(torch, G, D, torch.randn(BATCH, SETTINGS["latent"]), gp))
 
     return run
 

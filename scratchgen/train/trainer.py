@@ -410,9 +410,11 @@ class Trainer:
         value = loss.item()
         if not math.isfinite(value):
             raise self._diverged(f"the loss became {value}", name)
-        for other in self.optimizers.values():  # a player's loss may reach the others' too
-            other.zero_grad()
-        loss.backward()
+        # the gradient of this optimizer's parameters only: a player's loss reaches the other
+        # player's parameters too (D's, through D(G(z))), whose gradients are never used
+        grads = ad.grad(loss, optimizer.params, allow_unused=True)
+        for p, g in zip(optimizer.params, grads):
+            p.grad = g
         if self.config.clip:
             optim.clip_grad_norm_(optimizer.params, self.config.clip)
         optimizer.step()

@@ -63,6 +63,16 @@ def test_conv1d_gradients_first_and_second_order(padding):
     assert ad.gradcheck(f, inputs) and ad.gradgradcheck(f, inputs)
 
 
+@pytest.mark.parametrize("slope", [0.2, 0.0, 1.5, -0.5])
+def test_leaky_relu_is_its_definition_for_any_slope(slope):
+    x = normal(4, 5)
+    x[np.abs(x) < 0.1] += 0.3  # away from the kink
+    np.testing.assert_array_equal(F.leaky_relu(x, slope).data, np.where(x > 0, x, slope * x))
+    assert ad.gradcheck(lambda t: F.leaky_relu(t, slope), [x])
+    assert ad.gradgradcheck(lambda t: F.leaky_relu(t, slope), [x])
+    assert F.leaky_relu(x.astype(np.float32), slope).dtype == np.float32
+
+
 def test_padding_same_keeps_the_size():
     x = normal(1, 2, 7, 6)
     assert F.conv2d(x, normal(3, 2, 4, 3), padding="same", dilation=2).shape == (1, 3, 7, 6)

@@ -16,10 +16,29 @@ tanh = ad.tanh
 _SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
 
 
+def _leaky_relu_forward(x: np.ndarray, negative_slope: float) -> np.ndarray:
+    out = x * x.dtype.type(negative_slope)
+    if 0.0 <= negative_slope <= 1.0:  # then max(x, a x) is the function: two passes, not three
+        return np.maximum(x, out, out=out)
+    return np.where(x > 0, x, out)
+
+
+def _slopes(x: Tensor, negative_slope: float) -> np.ndarray:
+    """The derivative: 1 where x > 0, negative_slope elsewhere (a constant for the VJP, so
+    higher orders see the function as piecewise linear)."""
+    one, slope = x.dtype.type(1), x.dtype.type(negative_slope)
+    return np.where(x.data > 0, one, slope)  # in x's dtype: no float64 pass
+
+
+# One primitive: as ad.where(x > 0, x, a x) it took 24 ms of a 100 ms DCGAN step (three
+# full-size arrays forward, two where's backward)
+_leaky_relu = ad.primitive(_leaky_relu_forward, name="leaky_relu")
+_leaky_relu.defvjp(lambda g, ans, x, negative_slope: g * _slopes(x, negative_slope))
+
+
 def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope x otherwise."""
-    x = ad.as_constant(input)
-    return ad.where(x.data > 0, x, negative_slope * x)
+    return _leaky_relu(ad.as_constant(input), negative_slope=float(negative_slope))
 
 
 def elu(input: Any, alpha: float = 1.0) -> Tensor:
