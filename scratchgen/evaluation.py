@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchgen.data import Dataset
+from scratchgen.data import Dataset, toy2d
 from scratchgen.models.base import GenerativeModel
 
 METRICS = ("nll", "bpd", "fid", "kid", "pr", "dc", "mmd", "w2", "modes", "nn")
@@ -63,7 +63,8 @@ def why_not(metric: str, model: GenerativeModel, dataset: Dataset) -> str | None
         return (f"{metric} compares raw vectors, and {dataset.name} holds examples of shape "
                 f"{dataset.info.shape}; use fid or kid for images")  # fmt: skip
     if metric == "modes" and "modes" not in dataset.extras:
-        return f"{dataset.name} is not a mixture with known modes (grid25 and eight_gaussians are)"
+        known = ", ".join(toy2d.MODES)
+        return f"{dataset.name} is not a mixture with known modes (these are: {known})"
     if metric == "nn" and not (len(dataset.info.shape) == 3 or dataset.info.kind == "continuous"):
         return (f"nn measures distances between images or vectors, and {dataset.name} holds "
                 f"sequences of tokens")  # fmt: skip

@@ -7,6 +7,7 @@ is estimated on a large sample (``entropy``). Densities:
 * eight_gaussians: eight N(c_k, 0.2^2 I), c_k at radius 2 (exact);
 * grid25: 25 N(c_k, 0.05^2 I), c_k = (-4 + 2i, -4 + 2j), the grid of the mode-collapse papers
   (VEEGAN, PacGAN) (exact);
+* ring8: eight N(c_k, 0.01^2 I), c_k = (cos 2 pi k / 8, sin 2 pi k / 8), their ring (exact);
 * checkerboard: uniform on the 8 dark unit squares of a 4x4 board on [-2, 2]^2 (exact);
 * rings: radii 0.5, 1, 1.5, 2 with weight proportional to the radius, radial noise N(0, 0.08^2)
   around each circle (exact: the angle integrates to a Bessel function, below);
@@ -54,6 +55,17 @@ def grid25(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def grid25_log_density(x: np.ndarray) -> np.ndarray:
     return _gaussian_mixture_log_density(x, _GRID_CENTRES, 0.05)
+
+
+_RING_CENTRES = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
+
+
+def ring8(n: int, rng: np.random.Generator) -> np.ndarray:
+    return _RING_CENTRES[rng.integers(0, 8, n)] + 0.01 * rng.standard_normal((n, 2))
+
+
+def ring8_log_density(x: np.ndarray) -> np.ndarray:
+    return _gaussian_mixture_log_density(x, _RING_CENTRES, 0.01)
 
 
 def _dark_square(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
@@ -156,12 +168,14 @@ TOYS: dict[str, tuple[Callable, Callable | None]] = {
     "swiss_roll": (swiss_roll, None),
     "pinwheel": (pinwheel, None),
     "grid25": (grid25, grid25_log_density),
+    "ring8": (ring8, ring8_log_density),
 }
 
 # The mixtures whose modes are known, as (centres, standard deviation), for metrics.mode_coverage
 MODES: dict[str, tuple[np.ndarray, float]] = {
     "eight_gaussians": (_EIGHT_CENTRES, 0.2),
     "grid25": (_GRID_CENTRES, 0.05),
+    "ring8": (_RING_CENTRES, 0.01),
 }
 
 

@@ -161,33 +161,43 @@ def loss_curve(
 
 
 def trajectory_gif(
-    frames: Sequence[np.ndarray],
+    frames: Sequence[np.ndarray] | dict[str, Sequence[np.ndarray]],
     path: str | Path,
     fps: int = 10,
     extent: Sequence[float] = (-3, 3, -3, 3),
     levels: int | None = None,
+    titles: Sequence[str] | None = None,
 ) -> Path:
     """An animated GIF of a sampler's trajectory: each frame is a (n, 2) set of points or a
-    batch of images (drawn as a grid)."""
+    batch of images (drawn as a grid). A dict of equally long sequences draws one panel per
+    entry, side by side, each headed by its key (three GANs' samples over training, say).
+    ``titles`` names each frame (default "step i / n")."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4, 4))
-    points = np.asarray(frames[0]).ndim == 2 and np.asarray(frames[0]).shape[1] == 2
+    panels = dict(frames) if isinstance(frames, dict) else {"": frames}
+    count = len(next(iter(panels.values())))
+    if any(len(sequence) != count for sequence in panels.values()):
+        raise ValueError("trajectory_gif: every panel needs the same number of frames")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    first = np.asarray(next(iter(panels.values()))[0])
+    points = first.ndim == 2 and first.shape[1] == 2
 
     def draw(i: int):
-        ax.clear()
-        if points:
-            ax.scatter(frames[i][:, 0], frames[i][:, 1], s=2)
-            ax.set_xlim(extent[:2])
-            ax.set_ylim(extent[2:])
-            ax.set_aspect("equal")
-        else:
-            ax.imshow(tile(frames[i], levels), interpolation="nearest")
-            ax.axis("off")
-        ax.set_title(f"step {i + 1} / {len(frames)}")
+        for ax, (label, sequence) in zip(axes[0], panels.items()):
+            ax.clear()
+            if points:
+                ax.scatter(sequence[i][:, 0], sequence[i][:, 1], s=2)
+                ax.set_xlim(extent[:2])
+                ax.set_ylim(extent[2:])
+                ax.set_aspect("equal")
+            else:
+                ax.imshow(tile(sequence[i], levels), interpolation="nearest")
+                ax.axis("off")
+            ax.set_title(label)
+        fig.suptitle(titles[i] if titles is not None else f"step {i + 1} / {count}")
 
-    animation = FuncAnimation(fig, draw, frames=len(frames))
+    animation = FuncAnimation(fig, draw, frames=count)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     animation.save(path, writer=PillowWriter(fps=fps))
     plt.close(fig)

@@ -25,6 +25,22 @@ def test_exact_toy_densities_integrate_to_one(name):
     assert density.sum() * step**2 == pytest.approx(1.0, abs=5e-3)  # grid error only
 
 
+@pytest.mark.parametrize("name", ["grid25", "ring8"])
+def test_the_mode_collapse_mixtures_are_their_own_perfect_samplers(name):
+    """The data scored by the VEEGAN / PacGAN protocol: every mode captured, and a fraction
+    P(chi^2_2 < 9) = 1 - exp(-4.5) of samples within 3 standard deviations of their mode."""
+    from scratchgen.metrics import mode_coverage
+
+    dataset = data.load(name)
+    centres, std = dataset.extras["modes"]
+    scores = mode_coverage(dataset.test, centres, std)
+    expected, n = 1 - np.exp(-4.5), len(dataset.test)
+    assert scores["modes"] == len(centres)
+    assert abs(scores["high_quality"] - expected) < 4 * np.sqrt(expected * (1 - expected) / n)
+    log_density = toy2d.TOYS[name][1]
+    assert np.all(np.isfinite(log_density(dataset.test)))
+
+
 @pytest.mark.parametrize("name", EXACT)
 def test_samples_follow_the_exact_density(name):
     """Counts in 0.5 x 0.5 cells against the density's mass there (midpoint rule on a 10x10

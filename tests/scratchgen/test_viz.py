@@ -3,6 +3,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from scratchgen import viz  # noqa: E402
 
@@ -29,3 +30,17 @@ def test_figures_write_files(tmp_path):
     for name in ("grid.png", "s.png", "d.png", "l.png", "q.png", "t.gif"):
         assert (tmp_path / name).stat().st_size > 1000
     assert (tmp_path / "t.gif").read_bytes()[:6] == b"GIF89a"
+
+
+def test_a_gif_of_panels_side_by_side(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    frames = [rng.standard_normal((30, 2)) for _ in range(4)]
+    path = viz.trajectory_gif({"a": frames, "b": frames, "c": frames}, tmp_path / "p.gif",
+                              titles=[f"training step {100 * t}" for t in range(4)])  # fmt: skip
+    with Image.open(path) as gif:
+        assert gif.n_frames == 4 and gif.size[0] > 2.5 * gif.size[1]  # three panels wide
+    plt.close("all")
+    with pytest.raises(ValueError, match="same number of frames"):
+        viz.trajectory_gif({"a": frames, "b": frames[:2]}, tmp_path / "q.gif")

@@ -1,0 +1,125 @@
+"""GANs: the results tables of issue 17.
+
+* ``modes``: the mode-collapse benchmark of VEEGAN (Srivastava et al. 2017) and PacGAN (Lin et
+  al. 2018) on the ring of 8 Gaussians (``ring8``: radius 1, std 0.01) and the 5 x 5 grid
+  (``grid25``: std 0.05): every objective, and PacGAN2 / PacGAN4 (the non-saturating loss
+  with 2 or 4 samples packed into the discriminator's input), over seeds. 2500 samples each;
+  a sample is of high quality within 3 standard deviations of its nearest mode, a mode is
+  captured when it is the nearest of at least one such sample; the reverse KL is that of the
+  captured modes' histogram from the uniform one (``metrics.mode_coverage``). Each row is
+  printed as JSON, and the mean and standard error over seeds at the end.
+* ``gif``: the samples of minimax, non-saturating and WGAN-GP generators over training on the
+  ring and the grid, side by side (docs/gans_<data>.gif), from the same fixed noise.
+
+The players of every row: MLPs 2 -> 128 -> 128 -> 128 -> 2 (LeakyReLU(0.2) in the
+discriminator, ReLU in the generator), latent dimension 2, batch 256, both players' learning
+rate 1e-3 (each objective's own optimizer otherwise: Adam betas (0.5, 0.999), WGAN-GP's (0.5,
+0.9), WGAN's RMSprop with clipping at 0.01), n_critic 5 for the two WGANs, 1 elsewhere. The
+published models are larger (PacGAN: generator 4 x 400 units with batch norm, discriminator 3 x
+200 maxout units) and train longer.
+
+Run: python -m benchmarks.gans modes|gif [--steps N] [--seeds K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from scratchgen import data, models, train, viz
+from scratchgen.metrics import mode_coverage
+
+LOSSES = ("minimax", "ns", "kl", "reverse_kl", "js", "pearson", "hellinger", "wgan", "wgan_gp",
+          "hinge", "lsgan")  # fmt: skip
+ROWS = {**{loss: {"loss": loss} for loss in LOSSES}, "PacGAN2 (ns)": {"loss": "ns", "pack": 2},
+        "PacGAN4 (ns)": {"loss": "ns", "pack": 4}}  # fmt: skip
+PLAYERS = {"latent": 2, "hidden": [128, 128, 128]}
+TRAINING = {"batch_size": 256, "lr_d": 1e-3, "lr_g": 1e-3, "eval_every": 10**9}
+SAMPLES = 2500
+# The published rows (PacGAN table 1; VEEGAN table 1): modes, % high quality, reverse KL
+PUBLISHED = {
+    "ring8": {"GAN (PacGAN table 1)": (6.3, 98.2, 0.45), "PacGAN2": (7.9, 95.6, 0.07),
+              "GAN (VEEGAN table 1)": (1, 99.3, None), "VEEGAN": (8, 52.9, None)},
+    "grid25": {"GAN (PacGAN table 1)": (17.3, 94.8, 0.70), "PacGAN4": (24.8, 93.6, 0.04),
+               "GAN (VEEGAN table 1)": (3.3, 0.5, None), "VEEGAN": (24.6, 40.0, None)},
+}  # fmt: skip
+
+
+def _print(row: dict) -> None:
+    print(json.dumps(row), flush=True)
+
+
+def _fit(name: str, settings: dict, steps: int, seed: int):
+    dataset = data.load(name)
+    model = models.create("gan", dataset.info, seed=seed, **PLAYERS, **settings)
+    fitted = train.fit(model, dataset, progress=False, steps=steps, seed=seed, **TRAINING)
+    return dataset, model, fitted
+
+
+def modes(steps: int, seeds: int) -> None:
+    results: dict[tuple[str, str], list[dict]] = {}
+    for name in ("ring8", "grid25"):
+        for label, settings in ROWS.items():
+            for seed in range(seeds):
+                dataset, model, fitted = _fit(name, settings, steps, seed)
+                centres, std = dataset.extras["modes"]
+                scores = mode_coverage(model.sample(SAMPLES, np.random.default_rng(seed)),
+                                       centres, std)  # fmt: skip
+                row = {"data": name, "model": label, "seed": seed, "modes": int(scores["modes"]),
+                       "high_quality": float(scores["high_quality"]),
+                       "reverse_kl": float(scores["reverse_kl"]),
+                       "seconds": fitted["seconds"]}  # fmt: skip
+                results.setdefault((name, label), []).append(row)
+                _print(row)
+    for (name, label), rows in results.items():
+        summary = {"data": name, "model": label, "seeds": len(rows), "steps": steps}
+        for key in ("modes", "high_quality", "reverse_kl", "seconds"):
+            values = np.array([r[key] for r in rows], dtype=float)
+            se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
+            summary[key] = [float(values.mean()), float(se)]
+        _print(summary)
+
+
+GIF_LOSSES = ("minimax", "ns", "wgan_gp")
+
+
+def gif(steps: int, folder: Path, frames: int = 40) -> None:
+    """Samples from fixed noise every steps / frames steps, the three objectives side by
+    side, for each of the two mixtures."""
+    for name, extent in (("ring8", (-1.5, 1.5, -1.5, 1.5)), ("grid25", (-5.5, 5.5, -5.5, 5.5))):
+        panels, titles = {}, []
+        for loss in GIF_LOSSES:
+            dataset = data.load(name)
+            model = models.create("gan", dataset.info, loss=loss, **PLAYERS)
+            config = train.TrainConfig(steps=steps, **TRAINING)
+            trainer = train.Trainer(model, dataset, config, progress=False)
+            shots, titles = [], []
+            for k in range(1, frames + 1):
+                trainer.config.steps = k * steps // frames
+                trainer.fit()
+                shots.append(model.sample(1000, np.random.default_rng(0)))
+                titles.append(f"{name}: training step {trainer.step}")
+            panels[loss] = shots
+        viz.trajectory_gif(panels, folder / f"gans_{name}.gif", fps=6, extent=extent,
+                           titles=titles)  # fmt: skip
+        print(f"wrote {folder / f'gans_{name}.gif'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gans")
+    parser.add_argument("table", choices=["modes", "gif"])
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--figures", type=Path, default=Path("docs"))
+    args = parser.parse_args()
+    if args.table == "modes":
+        modes(args.steps, args.seeds)
+    else:
+        gif(args.steps, args.figures)
+
+
+if __name__ == "__main__":
+    main()
