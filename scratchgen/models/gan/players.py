@@ -29,6 +29,35 @@ def _maybe_spectral(layer: Module, spectral: bool, rng: np.random.Generator) -> 
     return nn.SpectralNorm(layer, rng=rng) if spectral else layer
 
 
+def feature_network(shape: tuple[int, ...], architecture: str, hidden: Sequence[int],
+                    filters: int, inputs: int, spectral_norm: bool, *,
+                    rng: np.random.Generator, dtype: Any) -> tuple[Module, int]:  # fmt: skip
+    """phi, the discriminator's (and an encoder's) body, and its number of features: for
+    ``mlp``, Linear layers through ``hidden`` with LeakyReLU(0.2) from ``inputs`` numbers; for
+    ``dcgan``, two 4x4 stride-2 convolutions from ``inputs`` channels to ``filters`` and 2
+    ``filters``, each followed by LeakyReLU(0.2), flattened."""
+
+    def sn(layer: Module) -> Module:
+        return _maybe_spectral(layer, spectral_norm, rng)
+
+    if architecture == "mlp":
+        sizes = [inputs, *hidden]
+        layers: list[Module] = []
+        for d_in, d_out in zip(sizes[:-1], sizes[1:]):
+            layers += [sn(nn.Linear(d_in, d_out, rng=rng, dtype=dtype)), nn.LeakyReLU(0.2)]
+        return nn.Sequential(*layers), sizes[-1]
+    size = shape[1] // 4
+    layers = [sn(nn.Conv2d(inputs, filters, 4, 2, 1, rng=rng, dtype=dtype)), nn.LeakyReLU(0.2),
+              sn(nn.Conv2d(filters, 2 * filters, 4, 2, 1, rng=rng, dtype=dtype)),
+              nn.LeakyReLU(0.2), _Reshape((2 * filters * size * size,))]  # fmt: skip
+    return nn.Sequential(*layers), 2 * filters * size * size
+
+
+def _inputs(shape: tuple[int, ...], architecture: str, pack: int = 1) -> int:
+    """What the feature network reads: numbers of a (packed) vector, or channels of an image."""
+    return pack * (int(np.prod(shape)) if architecture == "mlp" else shape[0])
+
+
 class Generator(Module):
     """z (n, latent) and labels y (or None) -> a sample in signal space (n, *shape): [-1, 1]
     for images (tanh), unbounded for vectors."""
@@ -71,36 +100,23 @@ class Discriminator(Module):
                  dtype: Any) -> None:  # fmt: skip
         super().__init__()
         self.shape, self.pack, self.num_classes = shape, pack, num_classes
+        self.image = architecture == "dcgan"
         self.concat = bool(num_classes) and conditioning == "concat"
         extra = num_classes if self.concat else 0
-
-        def sn(layer: Module) -> Module:
-            return _maybe_spectral(layer, spectral_norm, rng)
-
-        if architecture == "mlp":
-            sizes = [pack * int(np.prod(shape)) + extra, *hidden]
-            layers: list[Module] = []
-            for d_in, d_out in zip(sizes[:-1], sizes[1:]):
-                layers += [sn(nn.Linear(d_in, d_out, rng=rng, dtype=dtype)), nn.LeakyReLU(0.2)]
-            features = sizes[-1]
-        else:
-            channels, size = pack * shape[0] + extra, shape[1] // 4
-            layers = [sn(nn.Conv2d(channels, filters, 4, 2, 1, rng=rng, dtype=dtype)),
-                      nn.LeakyReLU(0.2),
-                      sn(nn.Conv2d(filters, 2 * filters, 4, 2, 1, rng=rng, dtype=dtype)),
-                      nn.LeakyReLU(0.2)]  # fmt: skip
-            features = 2 * filters * size * size
-        self.phi = nn.Sequential(*layers)
-        self.psi = sn(nn.Linear(features, 1, rng=rng, dtype=dtype))
+        self.phi, features = feature_network(shape, architecture, hidden, filters,
+                                             _inputs(shape, architecture, pack) + extra,
+                                             spectral_norm, rng=rng, dtype=dtype)  # fmt: skip
+        self.psi = _maybe_spectral(nn.Linear(features, 1, rng=rng, dtype=dtype), spectral_norm,
+                                   rng)  # fmt: skip
         project = num_classes and conditioning == "projection"
         self.project = (nn.Embedding(num_classes, features, rng=rng, dtype=dtype) if project
                         else None)  # fmt: skip
 
     def _packed(self, x: Tensor) -> Tensor:
-        """(n, *shape) -> (n / pack, pack * D) for vectors, (n / pack, pack * C, H, W) for
-        images: each row holds ``pack`` consecutive samples."""
+        """(n, *shape) -> (n / pack, pack * D) for the MLP, (n / pack, pack * C, H, W) for the
+        convolutions: each row holds ``pack`` consecutive samples."""
         n = x.shape[0] // self.pack
-        if len(self.shape) == 3:
+        if self.image:
             c, h, w = self.shape
             return ad.reshape(x, (n, self.pack * c, h, w))
         return ad.reshape(x, (n, -1))
@@ -109,15 +125,59 @@ class Discriminator(Module):
         h = self._packed(ad.as_constant(x))
         if self.concat:
             one_hot = np.eye(self.num_classes, dtype=h.dtype)[np.asarray(y)]
-            if len(self.shape) == 3:
+            if self.image:
                 one_hot = np.broadcast_to(one_hot[:, :, None, None],
                                           one_hot.shape + self.shape[1:])  # fmt: skip
             h = ad.concatenate([h, ad.as_constant(one_hot)], axis=1)
-        features = ad.reshape(self.phi(h), (h.shape[0], -1))
+        features = self.phi(h)
         v = ad.reshape(self.psi(features), (h.shape[0],))
         if self.project is not None:
             v = v + ad.sum(self.project(y) * features, axis=1)
         return v
+
+
+class Encoder(Module):
+    """BiGAN's encoder E: x (n, *shape) in signal space -> a code z (n, latent), through the
+    discriminator's kind of feature network and a linear map (deterministic, as in Donahue
+    et al. 2017)."""
+
+    def __init__(self, shape: tuple[int, ...], latent: int, architecture: str,
+                 hidden: Sequence[int], filters: int, *, rng: np.random.Generator,
+                 dtype: Any) -> None:  # fmt: skip
+        super().__init__()
+        self.image = architecture == "dcgan"
+        self.phi, features = feature_network(shape, architecture, hidden, filters,
+                                             _inputs(shape, architecture), False, rng=rng,
+                                             dtype=dtype)  # fmt: skip
+        self.out = nn.Linear(features, latent, rng=rng, dtype=dtype)
+
+    def forward(self, x: Any) -> Tensor:
+        x = ad.as_constant(x)
+        return self.out(self.phi(x if self.image else ad.reshape(x, (x.shape[0], -1))))
+
+
+class JointDiscriminator(Module):
+    """BiGAN's discriminator on pairs: D(x, z) = psi(MLP([phi(x), z])), phi the feature
+    network of x; raw outputs (n,)."""
+
+    def __init__(self, shape: tuple[int, ...], latent: int, architecture: str,
+                 hidden: Sequence[int], filters: int, *, rng: np.random.Generator,
+                 dtype: Any) -> None:  # fmt: skip
+        super().__init__()
+        self.image = architecture == "dcgan"
+        self.phi, features = feature_network(shape, architecture, hidden, filters,
+                                             _inputs(shape, architecture), False, rng=rng,
+                                             dtype=dtype)  # fmt: skip
+        self.joint, width = feature_network((features + latent,), "mlp", hidden, filters,
+                                            features + latent, False, rng=rng,
+                                            dtype=dtype)  # fmt: skip
+        self.psi = nn.Linear(width, 1, rng=rng, dtype=dtype)
+
+    def forward(self, x: Any, z: Any) -> Tensor:
+        x = ad.as_constant(x)
+        h = self.phi(x if self.image else ad.reshape(x, (x.shape[0], -1)))
+        joint = self.joint(ad.concatenate([h, ad.as_constant(z)], axis=1))
+        return ad.reshape(self.psi(joint), (x.shape[0],))
 
 
 class _Reshape(Module):
