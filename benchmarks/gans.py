@@ -8,6 +8,12 @@
   captured when it is the nearest of at least one such sample; the reverse KL is that of the
   captured modes' histogram from the uniform one (``metrics.mode_coverage``). Each row is
   printed as JSON, and the mean and standard error over seeds at the end.
+* ``cyclegan``: CycleGAN between the red and the blue shapes' scenes (``shapes_red_blue``),
+  trained unpaired; each red test scene's translation read by the shapes' feature network
+  (``metrics.feature_network("shapes")``, which names each object's kind, colour, size and
+  place): how often it keeps the scene (count, kinds, sizes, places), how often it turns every
+  object blue, and both, beside the same reading of the true blue scenes (the reader's own
+  ceiling) and of the untranslated red ones; ``docs/gans_cyclegan.png``.
 * ``gif``: the samples of minimax, non-saturating and WGAN-GP generators over training on the
   ring and the grid, side by side (docs/gans_<data>.gif), from the same fixed noise.
 
@@ -18,7 +24,7 @@ rate 1e-3 (each objective's own optimizer otherwise: Adam betas (0.5, 0.999), WG
 published models are larger (PacGAN: generator 4 x 400 units with batch norm, discriminator 3 x
 200 maxout units) and train longer.
 
-Run: python -m benchmarks.gans modes|gif [--steps N] [--seeds K]
+Run: python -m benchmarks.gans modes|cyclegan|gif [--steps N] [--seeds K]
 """
 
 from __future__ import annotations
@@ -64,7 +70,12 @@ def modes(steps: int, seeds: int) -> None:
     for name in ("ring8", "grid25"):
         for label, settings in ROWS.items():
             for seed in range(seeds):
-                dataset, model, fitted = _fit(name, settings, steps, seed)
+                try:
+                    dataset, model, fitted = _fit(name, settings, steps, seed)
+                except train.TrainingDiverged as stop:  # a result too: the objective's
+                    _print({"data": name, "model": label, "seed": seed, "diverged": str(stop)})
+                    results.setdefault((name, label), []).append({"diverged": True})
+                    continue
                 centres, std = dataset.extras["modes"]
                 scores = mode_coverage(model.sample(SAMPLES, np.random.default_rng(seed)),
                                        centres, std)  # fmt: skip
@@ -74,13 +85,53 @@ def modes(steps: int, seeds: int) -> None:
                        "seconds": fitted["seconds"]}  # fmt: skip
                 results.setdefault((name, label), []).append(row)
                 _print(row)
-    for (name, label), rows in results.items():
-        summary = {"data": name, "model": label, "seeds": len(rows), "steps": steps}
+    for (name, label), all_rows in results.items():
+        rows = [r for r in all_rows if not r.get("diverged")]
+        summary = {"data": name, "model": label, "seeds": len(all_rows), "steps": steps,
+                   "diverged": len(all_rows) - len(rows)}  # fmt: skip
         for key in ("modes", "high_quality", "reverse_kl", "seconds"):
+            if not rows:
+                continue
             values = np.array([r[key] for r in rows], dtype=float)
             se = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
             summary[key] = [float(values.mean()), float(se)]
         _print(summary)
+
+
+def _colour_swap(network, images: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """The fractions of scenes read as the truth in geometry (every head but the colours), in
+    colour (the colour heads), and in both; heads the truth leaves unknown (-1) are skipped."""
+    from scratchgen.data import shapes
+
+    read = network.classify(images)
+    colour = np.array(["colour" in head for head in shapes.ATTRIBUTES])
+    right = (read == truth) | (truth < 0)
+    return {"geometry": float(np.mean(np.all(right[:, ~colour], axis=1))),
+            "colour": float(np.mean(np.all(right[:, colour], axis=1))),
+            "both": float(np.mean(np.all(right, axis=1)))}  # fmt: skip
+
+
+def cyclegan(steps: int, folder: Path) -> None:
+    from scratchgen.data import shapes
+    from scratchgen.metrics import feature_network
+
+    dataset = data.load("shapes_red_blue")
+    model = models.create("cyclegan", dataset.info)
+    fitted = train.fit(model, dataset, progress=False, steps=steps, batch_size=32,
+                       eval_every=10**9, eval_batch=250)  # fmt: skip
+    network = feature_network("shapes")
+    red, blue = dataset.test[:, :3], dataset.test[:, 3:]
+    truth = shapes.scene_attributes([shapes.recoloured(s, "blue")
+                                     for s in dataset.extras["test_scenes"]])  # fmt: skip
+    translated = model.translate(red)
+    for label, images in (("CycleGAN G(red)", translated), ("the true blue scenes", blue),
+                          ("the red scenes, untranslated", red)):  # fmt: skip
+        _print({"images": label, **_colour_swap(network, images, truth), "steps": steps,
+                "seconds": fitted["seconds"]})  # fmt: skip
+    rows = np.concatenate([red[:8], translated[:8], blue[:8], model.translate(blue[:8], "b_to_a")])
+    viz.image_grid(rows, levels=256, columns=8, path=folder / "gans_cyclegan.png",
+                   title="red scenes, their translations, the true blue ones, F(blue)")  # fmt: skip
+    print(f"wrote {folder / 'gans_cyclegan.png'}")
 
 
 GIF_LOSSES = ("minimax", "ns", "wgan_gp")
@@ -110,13 +161,15 @@ def gif(steps: int, folder: Path, frames: int = 40) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gans")
-    parser.add_argument("table", choices=["modes", "gif"])
+    parser.add_argument("table", choices=["modes", "cyclegan", "gif"])
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()
     if args.table == "modes":
         modes(args.steps, args.seeds)
+    elif args.table == "cyclegan":
+        cyclegan(args.steps, args.figures)
     else:
         gif(args.steps, args.figures)
 

@@ -165,6 +165,11 @@ def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray
         fig = viz.scatter(samples, reference, title=title, path=path)
     elif len(info.shape) == 3 and info.shape[0] in (1, 3):
         fig = viz.image_grid(samples, info.levels if info.kind == "categorical" else 2, path=path)
+    elif len(info.shape) == 3 and info.shape[0] in (2, 6):  # rows of two images (translations)
+        c = info.shape[0] // 2
+        pairs = samples[:32].reshape(-1, c, *info.shape[1:])  # each row's two images side by side
+        fig = viz.image_grid(pairs, info.levels if info.kind == "categorical" else 2, columns=8,
+                             path=path)  # fmt: skip
     elif len(info.shape) == 1:
         fig = viz.sequences(samples[:8], title=title, path=path)
     else:
@@ -292,7 +297,7 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
     metrics.update(_kl_gap(dataset, metrics))
     save_json(out / "metrics.json", metrics)
     trained, _ = load_run(out)
-    samples = draw_samples(trained, 64, np.random.default_rng(args.seed))
+    samples = draw_samples(trained, 64, np.random.default_rng(args.seed), given=dataset.test)
     _write_samples(trained, samples, out / "samples.npy", None)
     _write_samples(trained, samples, out / "samples.png", dataset.test[:2000])
     if "vocab" in dataset.extras:  # text: the samples as characters too
@@ -315,12 +320,18 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     from scratchgen.evaluation import NotApplicable, draw_samples
 
     model, config = load_run(args.run)
+    given = None
+    if getattr(model, "translates", False):  # translations of the run's own test images
+        from scratchgen import data
+
+        given = data.load(config["data"]).test
     try:
-        samples = draw_samples(model, args.n, np.random.default_rng(args.seed), args.temperature)
+        samples = draw_samples(model, args.n, np.random.default_rng(args.seed), args.temperature,
+                               given)  # fmt: skip
     except NotApplicable as error:
         raise UsageError(f"scratchgen sample: {error}") from None
     _write_samples(model, samples, args.out, None)
-    print(f"wrote {args.n} samples of {config['model']} to {args.out}")
+    print(f"wrote {len(samples)} samples of {config['model']} to {args.out}")
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:

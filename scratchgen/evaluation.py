@@ -56,6 +56,9 @@ def why_not(metric: str, model: GenerativeModel, dataset: Dataset) -> str | None
         return f"{name} has no likelihood to score, exact or bounded"
     if not _samples_with(model):
         return f"{name} cannot draw samples, which {metric} compares with the data"
+    if getattr(model, "translates", False):
+        return (f"{name} translates images rather than drawing them; its score is the "
+                "translations' accuracy (python -m benchmarks.gans cyclegan)")  # fmt: skip
     if metric in FEATURE_METRICS and dataset.name not in RECIPES:
         return (f"{metric} needs a feature network for the data, and there is none for "
                 f"{dataset.name} (there are: {', '.join(RECIPES)})")  # fmt: skip
@@ -85,10 +88,18 @@ def check(metrics: Sequence[str], model: GenerativeModel, dataset: Dataset) -> N
 
 
 def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator,
-                 temperature: float | None = None) -> np.ndarray:  # fmt: skip
+                 temperature: float | None = None, given: Any = None) -> np.ndarray:  # fmt: skip
     """n samples, a class-conditional model cycling through its classes (0, 1, ..., 0, 1, ...);
-    at a ``temperature`` for the models whose ``sample`` takes one (the flows)."""
+    at a ``temperature`` for the models whose ``sample`` takes one (the flows). A translation
+    model (``translates``, as cyclegan) translates ``given``, rows of its data: n of them, or
+    all there are if fewer."""
     options: dict[str, Any] = {}
+    if getattr(model, "translates", False):
+        if given is None:
+            raise NotApplicable(f"{model.registered_name} translates images: it needs some to "
+                                "translate")  # fmt: skip
+        options["given"] = given[:n]
+        n = min(n, len(given))
     if temperature is not None:
         if "temperature" not in inspect.signature(model.sample).parameters:
             raise NotApplicable(f"{model.registered_name} samples at no temperature but its own")

@@ -48,6 +48,10 @@ _REGISTRY: dict[str, tuple[Callable[[], Dataset], str]] = {
     "digits": (_digits.digits, "8x8 handwritten digits, 17 grey levels (scikit-learn)"),
     "digits_binary": (_digits.digits_binary, "8x8 digits thresholded to black and white"),
     "shapes": (_shapes.shapes, "16x16 RGB scenes of shapes, with captions"),
+    "shapes_red_blue": (
+        _shapes.red_blue,
+        "the shapes' scenes in red and in blue: two domains for translation, the test set paired",
+    ),
     "grammar": (_text.grammar_text, "text from a stochastic grammar, exact entropy rate"),
     "waves": (_waves.waves, "synthetic waveforms, mu-law quantised to 64 levels (WaveNet)"),
     "mnist": (lambda: _files.mnist_family("mnist"), "MNIST, 28x28, 256 grey levels (IDX files)"),

@@ -170,3 +170,33 @@ def shapes() -> Dataset:
             "test_captions": test_captions,
         },
     )
+
+
+def recoloured(objects: list[tuple[str, str, str, float, float]],
+               colour: str) -> list[tuple[str, str, str, float, float]]:  # fmt: skip
+    """The same scene with every object painted ``colour``."""
+    return [(kind, colour, size, cx, cy) for kind, _, size, cx, cy in objects]
+
+
+def _domain_pairs(n: int, seed: int, paired: bool) -> tuple[np.ndarray, list]:
+    """n rows of (6, 16, 16): a scene with every object red in channels 0-2 and one with every
+    object blue in 3-5, of the same geometry if ``paired``, else of another scene's. Returns
+    them and the red scenes' objects."""
+    rng = np.random.default_rng(seed)
+    red = [recoloured(random_scene(rng), "red") for _ in range(n)]
+    blue = red if paired else [random_scene(rng) for _ in range(n)]
+    images = np.stack([np.concatenate([render(a), render(recoloured(b, "blue"))])
+                       for a, b in zip(red, blue)]).astype(np.int64)  # fmt: skip
+    return images, red
+
+
+def red_blue() -> Dataset:
+    """Two domains for unpaired translation (CycleGAN): scenes whose objects are all red and
+    scenes whose objects are all blue, each row (6, 16, 16) holding one of each (channels 0-2
+    red, 3-5 blue). The 10 000 training rows are unpaired (two independent scenes); the 1 000
+    test rows are paired, the blue scene the red one repainted, so that the exact translation
+    is known. ``extras["test_scenes"]`` holds the red test scenes' objects."""
+    train, _ = _domain_pairs(10_000, seed=5, paired=False)
+    test, test_scenes = _domain_pairs(1_000, seed=6, paired=True)
+    return Dataset("shapes_red_blue", train, test, DataInfo((6, 16, 16), "categorical", 256),
+                   extras={"test_scenes": test_scenes})  # fmt: skip

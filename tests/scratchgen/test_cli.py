@@ -81,6 +81,22 @@ def test_a_gan_trains_resumes_and_is_scored_by_its_samples(tmp_path, capsys):
     assert "GAN has no likelihood to score" in result.stderr
 
 
+def test_a_translation_model_writes_its_translations_and_refuses_sample_metrics(tmp_path):
+    rows = np.random.default_rng(0).integers(0, 256, (40, 6, 8, 8))
+    np.save(tmp_path / "pairs.npy", rows)
+    out = tmp_path / "cycle"
+    assert main(["train", "cyclegan", "--data", str(tmp_path / "pairs.npy"), "--steps", "2",
+                 "--out", str(out), "--quiet", "--set", "filters=4", "blocks=1",
+                 "batch_size=8"]) == 0  # fmt: skip
+    assert (out / "samples.png").stat().st_size > 1000
+    assert np.load(out / "samples.npy").shape[1:] == (6, 8, 8)
+    assert main(["sample", str(out), "--n", "5", "--out", str(tmp_path / "t.npy")]) == 0
+    # translations of the run's test images, of which the 40 rows' split holds 4
+    assert np.load(tmp_path / "t.npy").shape == (4, 6, 8, 8)
+    result = run_cli("eval", str(out), "--metrics", "nn")
+    assert result.returncode == 2 and "translates images rather than drawing them" in result.stderr
+
+
 @pytest.mark.parametrize(
     "metrics, message",
     [

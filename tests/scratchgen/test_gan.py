@@ -355,3 +355,64 @@ def test_bigan_learns_an_encoder_that_inverts_its_generator():
     unrelated = np.linalg.norm(test - test[::-1], axis=1).mean()
     assert reconstruction < 0.4 * unrelated
     assert model.encode(test).shape == (len(test), 2)
+
+
+# ---------------------------------------------------------------------- CycleGAN
+def two_domains(n=24, size=8):
+    """Rows (6, size, size) of levels: a random image of each domain side by side."""
+    x = np.random.default_rng(0).integers(0, 256, (n, 6, size, size))
+    return data.Dataset("pairs", x, x[:8], data.DataInfo((6, size, size), "categorical", 256))
+
+
+def test_cyclegan_losses_are_the_papers_terms():
+    """The generators' loss is adversarial + lambda_cyc |F(G(a)) - a|_1 + |G(F(b)) - b|_1
+    terms + lambda_id (|G(b) - b|_1 + |F(a) - a|_1), each an L1 mean (Zhu et al. 2017, eq. 2,
+    3 and section 5.2): the same networks with the lambdas set to zero differ by exactly
+    those terms."""
+    dataset = two_domains()
+    full = models.create("cyclegan", dataset.info, filters=4, blocks=1, dtype="float64")
+    bare = models.create("cyclegan", dataset.info, filters=4, blocks=1, dtype="float64",
+                         lambda_cyc=0.0, lambda_id=0.0)  # fmt: skip
+    x = dataset.train[:4]
+    a, b = (ad.Tensor(2.0 * half / 255.0 - 1.0) for half in (x[:, :3], x[:, 3:]))
+    G, F = full.generators.a, full.generators.b
+    with ad.no_grad():
+        cycle = np.mean(np.abs(F(G(a)).data - a.data)) + np.mean(np.abs(G(F(b)).data - b.data))
+        identity = np.mean(np.abs(G(b).data - b.data)) + np.mean(np.abs(F(a).data - a.data))
+        difference = (full.player_loss("generator", x).item()
+                      - bare.player_loss("generator", x).item())  # fmt: skip
+    assert difference == pytest.approx(10.0 * cycle + 5.0 * identity, rel=1e-10)
+    d_full = full.player_loss("discriminator", x).item()
+    assert d_full == pytest.approx(bare.player_loss("discriminator", x).item(), rel=1e-12)
+
+
+def test_cyclegan_trains_translates_and_refuses_what_it_cannot_do():
+    dataset = two_domains()
+    model = models.create("cyclegan", dataset.info, filters=4, blocks=1)
+    train.Trainer(model, dataset, train.TrainConfig(steps=2, batch_size=8, eval_every=10**9),
+                  progress=False).fit()  # fmt: skip
+    rows = model.sample(3, np.random.default_rng(0), given=dataset.test[:3])
+    assert rows.shape == (3, 6, 8, 8)
+    np.testing.assert_array_equal(rows[:, :3], dataset.test[:3, :3])  # (A, G(A))
+    back = model.translate(rows[:, 3:], "b_to_a")
+    assert back.shape == (3, 3, 8, 8) and back.min() >= 0 and back.max() <= 255
+    with pytest.raises(ValueError, match="give those of domain A"):
+        model.sample(3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="direction"):
+        model.translate(rows[:, :3], "sideways")
+    with pytest.raises(models.UnsupportedData, match="two images side by side"):
+        models.create("cyclegan", data.DataInfo((3, 8, 8), "categorical", 256))
+
+
+def test_the_red_blue_domains_are_paired_in_the_test_set_only():
+    from scratchgen.data import shapes
+
+    dataset = data.load("shapes_red_blue")
+    red, blue = dataset.test[:, :3], dataset.test[:, 3:]
+    lit = red.max(axis=1) > 0
+    np.testing.assert_array_equal(lit, blue.max(axis=1) > 0)  # the same geometry
+    assert np.all(red[:, 2][lit] < red[:, 0][lit]) and np.all(blue[:, 0][lit] < blue[:, 2][lit])
+    train_lit = dataset.train[:, :3].max(axis=1) > 0
+    assert not np.array_equal(train_lit, dataset.train[:, 3:].max(axis=1) > 0)  # unpaired
+    scene = dataset.extras["test_scenes"][0]
+    np.testing.assert_array_equal(shapes.render(shapes.recoloured(scene, "blue")), blue[0])

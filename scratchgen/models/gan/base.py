@@ -46,8 +46,8 @@ def from_signal(s: np.ndarray, info: DataInfo) -> np.ndarray:
 
 class AdversarialModel(GenerativeModel):
     """A subclass sets ``self.generator`` (z, y -> signal) and ``self.discriminator``, and
-    writes ``player_loss``; its settings include ``loss`` and ``latent`` (and may include
-    ``n_critic`` and ``clip_value``)."""
+    writes ``player_loss``; its settings may include ``loss``, ``latent``, ``n_critic`` and
+    ``clip_value``."""
 
     @property
     def players(self) -> dict[str, Module]:
@@ -55,18 +55,18 @@ class AdversarialModel(GenerativeModel):
 
     @property
     def updates(self) -> dict[str, int]:
-        loss = self.hparams["loss"]
+        loss = self.hparams.get("loss")
         n_critic = self.hparams.get("n_critic") or N_CRITIC.get(loss, 1)
         return {"discriminator": n_critic, "generator": 1}
 
     def player_optimizers(self) -> dict[str, dict[str, Any]]:
-        chosen = OPTIMIZERS.get(self.hparams["loss"], DCGAN_ADAM)
+        chosen = OPTIMIZERS.get(self.hparams.get("loss"), DCGAN_ADAM)
         return {name: chosen for name in self.players}
 
     def after_update(self, name: str) -> None:
         """WGAN: the critic's weights clipped to [-c, c] after each of its updates (Arjovsky et
         al. 2017, Algorithm 1, line 7), a crude way to keep it K-Lipschitz."""
-        if name == "discriminator" and self.hparams["loss"] == "wgan":
+        if name == "discriminator" and self.hparams.get("loss") == "wgan":
             c = self.hparams["clip_value"]
             for p in self.discriminator.parameters():
                 np.clip(p.data, -c, c, out=p.data)
