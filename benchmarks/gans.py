@@ -14,6 +14,15 @@
   place): how often it keeps the scene (count, kinds, sizes, places), how often it turns every
   object blue, and both, beside the same reading of the true blue scenes (the reader's own
   ceiling) and of the untranslated red ones; ``docs/gans_cyclegan.png``.
+* ``images``: DCGAN (non-saturating) and WGAN-GP on the 8x8 digits and on MNIST, and the
+  class-conditional DCGAN (projection discriminator): FID, KID, precision and recall with the
+  scratchgen feature network of each dataset on 2000 samples against the test set, the
+  conditional model's class accuracy (its samples, asked for class y, classified by the same
+  network), and ``docs/gans_<data>.png``.
+* ``bigan``: BiGAN on the digits and MNIST: its reconstructions G(E(x)) of test images
+  (``docs/gans_bigan_<data>.png``), and how well its codes E(x) classify: a logistic
+  regression fitted on the training set's codes, scored on the test set's, beside the same on
+  the raw pixels and on the codes of an untrained encoder.
 * ``gif``: the samples of minimax, non-saturating and WGAN-GP generators over training on the
   ring and the grid, side by side (docs/gans_<data>.gif), from the same fixed noise.
 
@@ -134,6 +143,78 @@ def cyclegan(steps: int, folder: Path) -> None:
     print(f"wrote {folder / 'gans_cyclegan.png'}")
 
 
+IMAGE_ROWS = {  # label: settings
+    "DCGAN (ns)": {"loss": "ns"},
+    "WGAN-GP": {"loss": "wgan_gp"},
+    "conditional DCGAN (ns, projection)": {"loss": "ns", "num_classes": 10},
+}
+IMAGE_PLAYERS = {"digits": {"filters": 32, "latent": 32}, "mnist": {"filters": 64, "latent": 64}}
+
+
+def images(steps: int, folder: Path) -> None:
+    from scratchgen.evaluation import evaluate_model
+    from scratchgen.metrics import feature_network
+
+    for name in ("digits", "mnist"):
+        dataset = data.load(name)
+        network = feature_network(name)
+        pictures = []
+        for label, settings in IMAGE_ROWS.items():
+            model = models.create("gan", dataset.info, **IMAGE_PLAYERS[name], **settings)
+            fitted = train.fit(model, dataset, progress=False, steps=steps, batch_size=64,
+                               eval_every=10**9)  # fmt: skip
+            scores = evaluate_model(model, dataset, ["fid", "kid", "pr"], n=2000,
+                                    rng=np.random.default_rng(0), progress=False)  # fmt: skip
+            row = {"data": name, "model": label, "steps": steps, "seconds": fitted["seconds"],
+                   **scores}  # fmt: skip
+            if model.conditional:
+                y = np.arange(2000) % 10
+                asked = model.sample(2000, np.random.default_rng(1), y=y)
+                row["class_accuracy"] = float(np.mean(network.classify(asked) == y))
+            _print(row)
+            y = np.arange(40) // 4 if model.conditional else None
+            pictures.append(model.sample(40, np.random.default_rng(2), y=y))
+        levels = dataset.info.levels
+        viz.image_grid(np.concatenate(pictures), levels=levels, columns=20,
+                       path=folder / f"gans_{name}.png",
+                       title=f"{name}: " + "; ".join(IMAGE_ROWS) + " (2 rows each)")  # fmt: skip
+        print(f"wrote {folder / f'gans_{name}.png'}")
+
+
+def _linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+                  test_y: np.ndarray) -> float:  # fmt: skip
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scale = StandardScaler().fit(train_x)
+    probe = LogisticRegression(max_iter=2000).fit(scale.transform(train_x), train_y)
+    return float(probe.score(scale.transform(test_x), test_y))
+
+
+def bigan(steps: int, folder: Path) -> None:
+    for name in ("digits", "mnist"):
+        dataset = data.load(name)
+        train_x, test_x = dataset.train[:10000], dataset.test[:2000]
+        train_y, test_y = dataset.train_labels[:10000], dataset.test_labels[:2000]
+        model = models.create("bigan", dataset.info, **IMAGE_PLAYERS[name])
+        untrained = model.encode(train_x), model.encode(test_x)
+        fitted = train.fit(model, dataset, progress=False, steps=steps, batch_size=64,
+                           eval_every=10**9)  # fmt: skip
+        flat = (train_x.reshape(len(train_x), -1), test_x.reshape(len(test_x), -1))
+        row = {"data": name, "steps": steps, "seconds": fitted["seconds"],
+               "probe_bigan_codes": _linear_probe(model.encode(train_x), train_y,
+                                                  model.encode(test_x), test_y),
+               "probe_untrained_codes": _linear_probe(untrained[0], train_y, untrained[1],
+                                                      test_y),
+               "probe_pixels": _linear_probe(flat[0], train_y, flat[1], test_y)}  # fmt: skip
+        _print(row)
+        shown = test_x[:20]
+        viz.image_grid(np.concatenate([shown, model.reconstruct(shown)]),
+                       levels=dataset.info.levels, columns=20,
+                       path=folder / f"gans_bigan_{name}.png",
+                       title=f"{name}: test images (top), BiGAN's G(E(x)) (bottom)")  # fmt: skip
+
+
 GIF_LOSSES = ("minimax", "ns", "wgan_gp")
 
 
@@ -161,7 +242,7 @@ def gif(steps: int, folder: Path, frames: int = 40) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gans")
-    parser.add_argument("table", choices=["modes", "cyclegan", "gif"])
+    parser.add_argument("table", choices=["modes", "cyclegan", "images", "bigan", "gif"])
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--figures", type=Path, default=Path("docs"))
@@ -170,6 +251,10 @@ def main() -> None:
         modes(args.steps, args.seeds)
     elif args.table == "cyclegan":
         cyclegan(args.steps, args.figures)
+    elif args.table == "images":
+        images(args.steps, args.figures)
+    elif args.table == "bigan":
+        bigan(args.steps, args.figures)
     else:
         gif(args.steps, args.figures)
 

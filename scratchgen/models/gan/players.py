@@ -53,6 +53,12 @@ def feature_network(shape: tuple[int, ...], architecture: str, hidden: Sequence[
     return nn.Sequential(*layers), 2 * filters * size * size
 
 
+def _features_of(phi: Module, x: Any, image: bool) -> Tensor:
+    """phi(x), x flattened first for an MLP's feature network."""
+    x = ad.as_constant(x)
+    return phi(x if image else ad.reshape(x, (x.shape[0], -1)))
+
+
 def _inputs(shape: tuple[int, ...], architecture: str, pack: int = 1) -> int:
     """What the feature network reads: numbers of a (packed) vector, or channels of an image."""
     return pack * (int(np.prod(shape)) if architecture == "mlp" else shape[0])
@@ -74,10 +80,9 @@ class Generator(Module):
             self.body = nn.MLP([width, *hidden, int(np.prod(shape))], rng=rng, dtype=dtype)
             return
         channels, size = shape[0], shape[1] // 4
-        self.seed_shape = (2 * filters, size, size)
+        seed = (2 * filters, size, size)  # the image the transposed convolutions grow
         self.body = nn.Sequential(
-            nn.Linear(width, int(np.prod(self.seed_shape)), rng=rng, dtype=dtype),
-            _Reshape(self.seed_shape), nn.ReLU(),
+            nn.Linear(width, int(np.prod(seed)), rng=rng, dtype=dtype), _Reshape(seed), nn.ReLU(),
             nn.ConvTranspose2d(2 * filters, filters, 4, 2, 1, rng=rng, dtype=dtype), nn.ReLU(),
             nn.ConvTranspose2d(filters, channels, 4, 2, 1, rng=rng, dtype=dtype),
         )  # fmt: skip
@@ -152,8 +157,7 @@ class Encoder(Module):
         self.out = nn.Linear(features, latent, rng=rng, dtype=dtype)
 
     def forward(self, x: Any) -> Tensor:
-        x = ad.as_constant(x)
-        return self.out(self.phi(x if self.image else ad.reshape(x, (x.shape[0], -1))))
+        return self.out(_features_of(self.phi, x, self.image))
 
 
 class JointDiscriminator(Module):
@@ -174,10 +178,9 @@ class JointDiscriminator(Module):
         self.psi = nn.Linear(width, 1, rng=rng, dtype=dtype)
 
     def forward(self, x: Any, z: Any) -> Tensor:
-        x = ad.as_constant(x)
-        h = self.phi(x if self.image else ad.reshape(x, (x.shape[0], -1)))
+        h = _features_of(self.phi, x, self.image)
         joint = self.joint(ad.concatenate([h, ad.as_constant(z)], axis=1))
-        return ad.reshape(self.psi(joint), (x.shape[0],))
+        return ad.reshape(self.psi(joint), (h.shape[0],))
 
 
 class _Reshape(Module):
