@@ -23,6 +23,9 @@
   (``docs/gans_bigan_<data>.png``), and how well its codes E(x) classify: a logistic
   regression fitted on the training set's codes, scored on the test set's, beside the same on
   the raw pixels and on the codes of an untrained encoder.
+* ``bound``: each f-GAN's variational bound E_P g_f(V) - E_Q f*(g_f(V)) over training on
+  eight Gaussians (the negative of its discriminator's logged loss, on each training batch),
+  ``docs/gans_fgan_bound.png``: the critic's current lower bound on D_f(P_data || P_G).
 * ``gif``: the samples of minimax, non-saturating and WGAN-GP generators over training on the
   ring and the grid, side by side (docs/gans_<data>.gif), from the same fixed noise.
 
@@ -215,6 +218,42 @@ def bigan(steps: int, folder: Path) -> None:
                        title=f"{name}: test images (top), BiGAN's G(E(x)) (bottom)")  # fmt: skip
 
 
+F_GANS = ("kl", "reverse_kl", "js", "pearson", "hellinger")
+
+
+def bound(steps: int, folder: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    dataset = data.load("eight_gaussians")
+    fig, axes = plt.subplots(1, len(F_GANS), figsize=(3.2 * len(F_GANS), 3.2), sharex=True)
+    for ax, loss in zip(axes, F_GANS):
+        model = models.create("gan", dataset.info, loss=loss, **PLAYERS)
+        config = train.TrainConfig(steps=steps, log_every=25, **TRAINING)
+        trainer = train.Trainer(model, dataset, config, progress=False)
+        try:
+            trainer.fit()
+        except train.TrainingDiverged as stop:
+            _print({"loss": loss, "diverged": str(stop)})
+        history = [(r["step"], -r["loss_discriminator"]) for r in trainer.history
+                   if "loss_discriminator" in r]  # fmt: skip
+        step, value = (np.array(column) for column in zip(*history))
+        smooth = np.convolve(value, np.ones(10) / 10, mode="valid")  # 10 logged batches
+        _print({"loss": loss, "steps": trainer.step, "bound_last_10": float(smooth[-1])})
+        ax.plot(step, value, lw=0.5, alpha=0.4)
+        ax.plot(step[9:], smooth, lw=1.5)
+        ax.axhline(0.0, color="grey", lw=0.5)
+        low, high = np.percentile(value, [2, 98])
+        ax.set_ylim(min(low, -0.05), high)
+        ax.set_title(loss)
+        ax.set_xlabel("training step")
+    axes[0].set_ylabel("E_P g_f(V) - E_Q f*(g_f(V))")
+    fig.suptitle("f-GANs on eight Gaussians: the critic's lower bound on D_f(data || G), per "
+                 "batch and its running mean over 10")  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(folder / "gans_fgan_bound.png", dpi=110)
+    print(f"wrote {folder / 'gans_fgan_bound.png'}")
+
+
 GIF_LOSSES = ("minimax", "ns", "wgan_gp")
 
 
@@ -242,7 +281,7 @@ def gif(steps: int, folder: Path, frames: int = 40) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gans")
-    parser.add_argument("table", choices=["modes", "cyclegan", "images", "bigan", "gif"])
+    parser.add_argument("table", choices=["modes", "cyclegan", "images", "bigan", "bound", "gif"])
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--figures", type=Path, default=Path("docs"))
@@ -255,6 +294,8 @@ def main() -> None:
         images(args.steps, args.figures)
     elif args.table == "bigan":
         bigan(args.steps, args.figures)
+    elif args.table == "bound":
+        bound(args.steps, args.figures)
     else:
         gif(args.steps, args.figures)
 
