@@ -157,6 +157,16 @@ def _player_optimizer(config: TrainConfig, defaults: dict[str, Any], name: str,
     return optim.Adam(params, lr, betas=tuple(betas or defaults["betas"]))
 
 
+def _refuse_single_optimizer_settings(config: TrainConfig) -> None:
+    """The settings of the one optimizer of a single-loss model would be silently ignored by
+    a model with players: refuse them, naming what to set instead."""
+    for name in ("lr", "optimizer", "weight_decay"):
+        if getattr(config, name) != TRAIN_SETTINGS[name].default:
+            raise SettingError(f"training setting {name}: a model with players (discriminator, "
+                               "generator) takes lr_d, lr_g, betas_d and betas_g instead, each "
+                               "player's optimizer being its objective's")  # fmt: skip
+
+
 def _optimizer(config: TrainConfig, params: list) -> optim.Optimizer:
     if config.optimizer == "adam":
         return optim.Adam(params, config.lr, weight_decay=config.weight_decay)
@@ -253,6 +263,7 @@ class Trainer:
         self.progress = progress
         self.players = getattr(model, "players", None) or {}
         if self.players:
+            _refuse_single_optimizer_settings(config)
             defaults = model.player_optimizers()
             self.optimizers = {name: _player_optimizer(config, defaults[name], name,
                                                        list(player.parameters()))

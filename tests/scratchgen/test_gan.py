@@ -71,6 +71,8 @@ def test_each_objective_gets_its_papers_optimizers_unless_told_otherwise():
         trainer_for(tiny_gan(loss="wgan"), betas_d=[0.5, 0.9])
     with pytest.raises(ValueError, match="betas_g must be a pair"):
         train.TrainConfig(betas_g=[0.5, 0.9, 0.1])
+    with pytest.raises(ValueError, match="training setting lr: a model with players .* lr_d"):
+        trainer_for(tiny_gan(), lr=1e-3)  # would be ignored: refused instead
 
 
 def test_the_players_optimizers_see_their_own_parameters_only():
