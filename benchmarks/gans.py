@@ -77,10 +77,11 @@ def _fit(name: str, settings: dict, steps: int, seed: int):
     return dataset, model, fitted
 
 
-def modes(steps: int, seeds: int) -> None:
+def modes(steps: int, seeds: int, names: list[str], labels: list[str]) -> None:
     results: dict[tuple[str, str], list[dict]] = {}
-    for name in ("ring8", "grid25"):
-        for label, settings in ROWS.items():
+    for name in names:
+        for label in labels:
+            settings = ROWS[label]
             for seed in range(seeds):
                 try:
                     dataset, model, fitted = _fit(name, settings, steps, seed)
@@ -285,9 +286,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--figures", type=Path, default=Path("docs"))
+    parser.add_argument("--data", nargs="+", choices=["ring8", "grid25"],
+                        default=["ring8", "grid25"], help="modes: the mixtures")  # fmt: skip
+    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS),
+                        help="modes: the objectives (rows of the table)")  # fmt: skip
     args = parser.parse_args()
     if args.table == "modes":
-        modes(args.steps, args.seeds)
+        modes(args.steps, args.seeds, args.data, args.rows)
     elif args.table == "cyclegan":
         cyclegan(args.steps, args.figures)
     elif args.table == "images":
