@@ -77,12 +77,12 @@ def _fit(name: str, settings: dict, steps: int, seed: int):
     return dataset, model, fitted
 
 
-def modes(steps: int, seeds: int, names: list[str], labels: list[str]) -> None:
+def modes(steps: int, seeds: range, names: list[str], labels: list[str]) -> None:
     results: dict[tuple[str, str], list[dict]] = {}
     for name in names:
         for label in labels:
             settings = ROWS[label]
-            for seed in range(seeds):
+            for seed in seeds:
                 try:
                     dataset, model, fitted = _fit(name, settings, steps, seed)
                 except train.TrainingDiverged as stop:  # a result too: the objective's
@@ -285,6 +285,7 @@ def main() -> None:
     parser.add_argument("table", choices=["modes", "cyclegan", "images", "bigan", "bound", "gif"])
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="modes: seeds from this one")
     parser.add_argument("--figures", type=Path, default=Path("docs"))
     parser.add_argument("--data", nargs="+", choices=["ring8", "grid25"],
                         default=["ring8", "grid25"], help="modes: the mixtures")  # fmt: skip
@@ -292,7 +293,9 @@ def main() -> None:
                         help="modes: the objectives (rows of the table)")  # fmt: skip
     args = parser.parse_args()
     if args.table == "modes":
-        modes(args.steps, args.seeds, args.data, args.rows)
+        modes(
+            args.steps, range(args.first_seed, args.first_seed + args.seeds), args.data, args.rows
+        )
     elif args.table == "cyclegan":
         cyclegan(args.steps, args.figures)
     elif args.table == "images":
