@@ -262,9 +262,8 @@ def gif(steps: int, folder: Path, frames: int = 40) -> None:
     """Samples from fixed noise every steps / frames steps, the three objectives side by
     side, for each of the two mixtures."""
     for name, extent in (("ring8", (-1.5, 1.5, -1.5, 1.5)), ("grid25", (-5.5, 5.5, -5.5, 5.5))):
-        panels, titles = {}, []
+        dataset, panels, titles = data.load(name), {}, []
         for loss in GIF_LOSSES:
-            dataset = data.load(name)
             model = models.create("gan", dataset.info, loss=loss, **PLAYERS)
             config = train.TrainConfig(steps=steps, **TRAINING)
             trainer = train.Trainer(model, dataset, config, progress=False)

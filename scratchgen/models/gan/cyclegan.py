@@ -153,8 +153,7 @@ class CycleGAN(AdversarialModel):
             )
         if direction not in ("a_to_b", "b_to_a"):
             raise ValueError(f"cyclegan: direction is 'a_to_b' or 'b_to_a', not {direction!r}")
-        pair = np.concatenate([images, images], axis=1)  # signal() converts rows of two
-        source = self.signal(pair)[:, : self.channels]
+        source = self.signal(images)
         network = self.generators.a if direction == "a_to_b" else self.generators.b
         with ad.no_grad():
             return from_signal(network(source).data, self.info)

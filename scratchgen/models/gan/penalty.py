@@ -11,7 +11,7 @@ import numpy as np
 import autodiff as ad
 from autodiff import Tensor
 
-# Below this squared norm the penalty's norm is taken as sqrt(s + tiny) - see gradient_penalty
+# added to each squared gradient norm under the square root (see gradient_penalty)
 SAFE_SQUARE = 1e-12
 
 

@@ -53,12 +53,6 @@ def feature_network(shape: tuple[int, ...], architecture: str, hidden: Sequence[
     return nn.Sequential(*layers), 2 * filters * size * size
 
 
-def _features_of(phi: Module, x: Any, image: bool) -> Tensor:
-    """phi(x), x flattened first for an MLP's feature network."""
-    x = ad.as_constant(x)
-    return phi(x if image else ad.reshape(x, (x.shape[0], -1)))
-
-
 def _inputs(shape: tuple[int, ...], architecture: str, pack: int = 1) -> int:
     """What the feature network reads: numbers of a (packed) vector, or channels of an image."""
     return pack * (int(np.prod(shape)) if architecture == "mlp" else shape[0])
@@ -141,6 +135,23 @@ class Discriminator(Module):
         return v
 
 
+class InputFeatures(Module):
+    """phi(x) for one example at a time (no packing, no label): the feature network of
+    ``feature_network``, x flattened first for the MLP; ``size`` features."""
+
+    def __init__(self, shape: tuple[int, ...], architecture: str, hidden: Sequence[int],
+                 filters: int, *, rng: np.random.Generator, dtype: Any) -> None:  # fmt: skip
+        super().__init__()
+        self.image = architecture == "dcgan"
+        self.phi, self.size = feature_network(shape, architecture, hidden, filters,
+                                              _inputs(shape, architecture), False, rng=rng,
+                                              dtype=dtype)  # fmt: skip
+
+    def forward(self, x: Any) -> Tensor:
+        x = ad.as_constant(x)
+        return self.phi(x if self.image else ad.reshape(x, (x.shape[0], -1)))
+
+
 class Encoder(Module):
     """BiGAN's encoder E: x (n, *shape) in signal space -> a code z (n, latent), through the
     discriminator's kind of feature network and a linear map (deterministic, as in Donahue
@@ -150,14 +161,11 @@ class Encoder(Module):
                  hidden: Sequence[int], filters: int, *, rng: np.random.Generator,
                  dtype: Any) -> None:  # fmt: skip
         super().__init__()
-        self.image = architecture == "dcgan"
-        self.phi, features = feature_network(shape, architecture, hidden, filters,
-                                             _inputs(shape, architecture), False, rng=rng,
-                                             dtype=dtype)  # fmt: skip
-        self.out = nn.Linear(features, latent, rng=rng, dtype=dtype)
+        self.phi = InputFeatures(shape, architecture, hidden, filters, rng=rng, dtype=dtype)
+        self.out = nn.Linear(self.phi.size, latent, rng=rng, dtype=dtype)
 
     def forward(self, x: Any) -> Tensor:
-        return self.out(_features_of(self.phi, x, self.image))
+        return self.out(self.phi(x))
 
 
 class JointDiscriminator(Module):
@@ -168,17 +176,14 @@ class JointDiscriminator(Module):
                  hidden: Sequence[int], filters: int, *, rng: np.random.Generator,
                  dtype: Any) -> None:  # fmt: skip
         super().__init__()
-        self.image = architecture == "dcgan"
-        self.phi, features = feature_network(shape, architecture, hidden, filters,
-                                             _inputs(shape, architecture), False, rng=rng,
-                                             dtype=dtype)  # fmt: skip
-        self.joint, width = feature_network((features + latent,), "mlp", hidden, filters,
-                                            features + latent, False, rng=rng,
-                                            dtype=dtype)  # fmt: skip
+        self.phi = InputFeatures(shape, architecture, hidden, filters, rng=rng, dtype=dtype)
+        pair = self.phi.size + latent
+        self.joint, width = feature_network((pair,), "mlp", hidden, filters, pair, False,
+                                            rng=rng, dtype=dtype)  # fmt: skip
         self.psi = nn.Linear(width, 1, rng=rng, dtype=dtype)
 
     def forward(self, x: Any, z: Any) -> Tensor:
-        h = _features_of(self.phi, x, self.image)
+        h = self.phi(x)
         joint = self.joint(ad.concatenate([h, ad.as_constant(z)], axis=1))
         return ad.reshape(self.psi(joint), (h.shape[0],))
 
