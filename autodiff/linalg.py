@@ -48,6 +48,9 @@ def _matmul_vjp_a(g: Tensor, ans: Tensor, a: Tensor, b: Tensor) -> Tensor:
 
 
 def _matmul_vjp_b(g: Tensor, ans: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    if b.ndim == 2 and a.ndim > 2:  # sum_i A_i^T G_i is one product of the stacked rows
+        k, n = b.shape
+        return _mT(_shape.reshape(a, (-1, k))) @ _shape.reshape(g, (-1, n))
     a2, b2, g2 = _as_matrices(a, b, g)
     return _shape.reshape(_red.sum_to(_mT(a2) @ g2, b2.shape), b.shape)
 
@@ -59,6 +62,11 @@ def _matmul_forward(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align ({k_a} != {k_b})")
+    if b.ndim == 2 and a.ndim > 2:
+        # A stack of matrices against one: NumPy would loop over the stack with one small GEMM
+        # each; its rows stacked make a single large one, which BLAS runs many times faster.
+        rows = a.reshape(-1, k_a)
+        return (rows @ b).reshape(a.shape[:-1] + (b.shape[1],))
     try:
         return np.matmul(a, b)
     except ValueError:

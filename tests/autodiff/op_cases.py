@@ -182,7 +182,9 @@ def build_basic_index(data, rng, dtype):
 def build_advanced_index(data, rng, dtype):
     """Integer arrays with repeats: the gradient must add up the repeated reads."""
     shape = data.draw(NONSCALAR)
-    rows = rng.integers(0, shape[0], size=data.draw(st.integers(1, 6)))
+    # negative rows count from the end; a 2-D index is an embedding lookup's (n, t)
+    rows_shape = data.draw(st.sampled_from([(), (1,), (2, 3)])) + (data.draw(st.integers(1, 4)),)
+    rows = rng.integers(-shape[0], shape[0], size=rows_shape)
     return (lambda x: x[rows] * 1.0), [normal(rng, shape, dtype)]
 
 
@@ -245,6 +247,16 @@ def build_matmul(data, rng, dtype):
     a_shape = data.draw(st.sampled_from([(k,), batch_a + (n, k)]))
     b_shape = data.draw(st.sampled_from([(k,), batch_b + (k, m)]))
     return ad.matmul, [normal(rng, a_shape, dtype), normal(rng, b_shape, dtype)]
+
+
+def build_stacked_matmul(data, rng, dtype):
+    """A stack of matrices (..., n, k) against one matrix (k, m): the engine's one-GEMM path."""
+    n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
+    batch = data.draw(array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=3))
+    a = normal(rng, batch + (n, k), dtype)
+    if data.draw(st.booleans()):  # a non-contiguous stack, as attention's heads give
+        a = np.swapaxes(normal(rng, batch[:-1] + (n, batch[-1], k), dtype), -2, -3)
+    return ad.matmul, [a, normal(rng, (k, m), dtype)]
 
 
 def build_inv(data, rng, dtype):
@@ -341,6 +353,7 @@ CASES = [
     Case("take_along_axis", build_take_along_axis),
     # linear algebra
     Case("matmul", build_matmul),
+    Case("stacked_matmul", build_stacked_matmul),
     Case("inv", build_inv),
     Case("slogdet", build_slogdet),
     Case("solve", build_solve),
