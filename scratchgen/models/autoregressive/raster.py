@@ -36,6 +36,7 @@ from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import completion_start
 from scratchgen.models.base import GenerativeModel
 from scratchgen.nn import Embedding
+from scratchgen.nn import functional as F
 from scratchgen.settings import Classes, Size
 
 
@@ -138,8 +139,7 @@ def value_log_likelihood(logits: Tensor, x: Tensor) -> Tensor:
     if logits.shape[2] == 1:
         l = logits[:, :, 0]
         return x * l - ad.softplus(l)
-    index = x.data.astype(np.int64)[:, :, None]
-    return ad.take_along_axis(ad.log_softmax(logits, axis=2), index, axis=2)[:, :, 0]
+    return -F.cross_entropy(logits, x.data.astype(np.int64), reduction="none", dim=2)
 
 
 def draw(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -24,6 +24,7 @@ from scratchgen.data import DataInfo
 from scratchgen.models.autoregressive.base import prompt_start
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.nn import Embedding, LayerNorm, Linear, ModuleList, TransformerBlock
+from scratchgen.nn import functional as F
 from scratchgen.nn.layers.embedding import sinusoidal_embedding
 from scratchgen.settings import Layers, Size
 
@@ -74,9 +75,8 @@ class TransformerLM(GenerativeModel):
     def log_prob(self, x: Any) -> Tensor:
         x = np.asarray(x.data if isinstance(x, Tensor) else x)
         self.as_input(x)  # shape check
-        log_p = ad.log_softmax(self.logits(self._shifted(x)), axis=-1)
-        picked = ad.take_along_axis(log_p, x.astype(np.int64)[..., None], axis=-1)[..., 0]
-        return ad.sum(picked, axis=1)
+        nll = F.cross_entropy(self.logits(self._shifted(x)), x, reduction="none", dim=-1)
+        return -ad.sum(nll, axis=1)
 
     def sample(self, n: int, rng: np.random.Generator, given: Any = None, temperature: float = 1.0,
                top_k: int | None = None, top_p: float | None = None,
