@@ -6,11 +6,13 @@
   64 characters; 97 Adam steps of 32 windows.
 
 The PyTorch versions are written out below with the same shapes, masks and initial scale, so
-that the two epochs do the same arithmetic.
+that the two epochs do the same arithmetic. The suite also runs the UNet's rows
+(``benchmarks.unet_steps``): a DDPM training step and 100 sampling steps.
 """
 
 from __future__ import annotations
 
+from benchmarks import unet_steps
 from benchmarks.timing import Row, seconds_per_call
 from scratchgen import data, models, optim
 
@@ -40,6 +42,7 @@ def measure() -> list[Row]:
     return [
         Row(PIXELCNN, seconds_per_call(_epoch(pixelcnn, adam[0], digits.train, 64), 1, 3)),
         Row(TRANSFORMER, seconds_per_call(_epoch(lm, adam[1], text.train, 32), 1, 3)),
+        *unet_steps.measure(),
     ]
 
 
@@ -115,4 +118,5 @@ def torch_times(torch) -> dict[str, float]:
     return {
         PIXELCNN: seconds_per_call(_epoch(pixelcnn, adam[0], pixel_x, 64), 1, 3),
         TRANSFORMER: seconds_per_call(_epoch(lm, adam[1], text_x, 32), 1, 3),
+        **unet_steps.torch_times(torch),
     }

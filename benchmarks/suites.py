@@ -7,7 +7,7 @@ SUITES = {"engine": engine, "kernels": conv_attention, "models": model_epochs,
 TITLES = {
     "engine": "autodiff engine",
     "kernels": "Numba kernels, float32",
-    "models": "whole models: one training epoch",
+    "models": "whole models: a training epoch, a training step, a sampler's calls",
     "flows": "flows: one training step",
     "gans": "GANs: one training step, both players",
 }

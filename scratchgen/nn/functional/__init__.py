@@ -23,10 +23,11 @@ from scratchgen.nn.functional.conv import conv1d, conv2d, conv_transpose2d
 from scratchgen.nn.functional.linear import dropout, embedding, linear
 from scratchgen.nn.functional.losses import cross_entropy
 from scratchgen.nn.functional.normalization import group_norm, layer_norm
+from scratchgen.nn.functional.resize import interpolate
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose2d", "scaled_dot_product_attention",
-    "linear", "embedding", "dropout", "layer_norm", "group_norm",
+    "linear", "embedding", "dropout", "layer_norm", "group_norm", "interpolate",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh",
     "softmax", "log_softmax", "cross_entropy",
 ]  # fmt: skip
