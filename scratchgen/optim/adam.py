@@ -16,6 +16,9 @@ class Adam(Optimizer):
     m <- b1 m + (1 - b1) g          v <- b2 v + (1 - b2) g^2
     m_hat = m / (1 - b1^t)          v_hat = v / (1 - b2^t)
     theta <- theta - lr m_hat / (sqrt(v_hat) + eps)
+
+    computed in place as m += (1 - b1)(g - m), v += (1 - b2)(g^2 - v) and
+    theta -= [lr / (1 - b1^t)] m / (sqrt(v) / sqrt(1 - b2^t) + eps).
     """
 
     decoupled = False
@@ -36,14 +39,21 @@ class Adam(Optimizer):
             g = g + self.weight_decay * theta
         m = state.setdefault("exp_avg", np.zeros_like(theta))
         v = state.setdefault("exp_avg_sq", np.zeros_like(theta))
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        v += (1 - b2) * g * g
+        work = self._scratch(theta)
+        np.subtract(g, m, out=work)
+        work *= 1 - b1
+        m += work
+        np.multiply(g, g, out=work)
+        work -= v
+        work *= 1 - b2
+        v += work
         t = self.steps
-        m_hat = m / (1 - b1**t)
-        v_hat = v / (1 - b2**t)
-        theta -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        np.sqrt(v, out=work)
+        work *= 1 / np.sqrt(1 - b2**t)
+        work += self.eps
+        np.divide(m, work, out=work)
+        work *= self.lr / (1 - b1**t)
+        theta -= work
 
 
 class AdamW(Adam):

@@ -4,6 +4,10 @@ An optimizer holds the parameters, its hyperparameters (``lr`` may be changed by
 and a dictionary of arrays per parameter (momentum, moment estimates). ``state_dict`` is flat,
 ``{name: ndarray}``, so it saves with ``np.savez`` beside the model's and a resumed run
 continues exactly.
+
+Updates run in place: each rule writes its intermediate results into one scratch array of the
+largest parameter's size, shared by all the parameters (``_scratch``), instead of allocating a
+temporary for every term of every parameter at every step.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ class Optimizer:
         self.lr = float(lr)
         self.steps = 0
         self.state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
+        self._buffers: dict[np.dtype, np.ndarray] = {}
+
+    def _scratch(self, like: np.ndarray) -> np.ndarray:
+        """A scratch array of ``like``'s shape and dtype (a view of a buffer shared by every
+        parameter; its contents are garbage until written)."""
+        buffer = self._buffers.get(like.dtype)
+        if buffer is None or buffer.size < like.size:
+            size = max(p.size for p in self.params if p.dtype == like.dtype)
+            buffer = self._buffers[like.dtype] = np.empty(max(size, like.size), like.dtype)
+        return buffer[: like.size].reshape(like.shape)
 
     def zero_grad(self) -> None:
         for p in self.params:

@@ -30,6 +30,13 @@ class RMSprop(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * theta
         v = state.setdefault("square_avg", np.zeros_like(theta))
-        v *= self.alpha
-        v += (1 - self.alpha) * g * g
-        theta -= self.lr * g / (np.sqrt(v) + self.eps)
+        work = self._scratch(theta)
+        np.multiply(g, g, out=work)  # v += (1 - alpha)(g^2 - v), in place
+        work -= v
+        work *= 1 - self.alpha
+        v += work
+        np.sqrt(v, out=work)
+        work += self.eps
+        np.divide(g, work, out=work)
+        work *= self.lr
+        theta -= work

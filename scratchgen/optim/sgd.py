@@ -37,7 +37,7 @@ class SGD(Optimizer):
             else:
                 b = state["momentum_buffer"]
                 b *= self.momentum
-                b += (1 - self.dampening) * g
+                b += np.multiply(g, 1 - self.dampening, out=self._scratch(theta))
             b = state["momentum_buffer"]
             g = g + self.momentum * b if self.nesterov else b
-        theta -= self.lr * g
+        theta -= np.multiply(g, self.lr, out=self._scratch(theta))
