@@ -54,7 +54,11 @@ def _cases(data, rng):
     if kind == "layer_norm":
         lead = data.draw(st.sampled_from([(3,), (2, 3)]))
         d = data.draw(st.integers(2, 5))
-        inputs = [rng.standard_normal(lead + (d,)), rng.standard_normal(d), rng.standard_normal(d)]
+        x = rng.standard_normal(lead + (d,))
+        if data.draw(st.booleans()):  # without weight and bias
+            return (kind, lambda x: F.layer_norm(x, d),
+                    lambda x: standardise_definition(x, (x.ndim - 1,)), [x])  # fmt: skip
+        inputs = [x, rng.standard_normal(d), rng.standard_normal(d)]
         return kind, (lambda x, w, b: F.layer_norm(x, d, w, b)), layer_norm_definition, inputs
     if kind == "group_norm":
         groups = data.draw(st.sampled_from([1, 2]))
