@@ -21,7 +21,7 @@ import time
 start = time.perf_counter()
 import numpy as np
 import kernels
-from kernels import attention, conv, nade
+from kernels import attention, conv, nade, normalization
 for dtype in (np.float32, np.float64):
     x, w = np.ones((2, 4, 5, 5), dtype), np.ones((3, 4, 3, 3), dtype)
     out, columns = conv.conv2d_keeping_columns(x, w, padding=1)
@@ -39,6 +39,11 @@ for dtype in (np.float32, np.float64):
     v, W, c, V, b = np.ones((2, 3), dtype), np.ones((4, 3), dtype), np.ones(4, dtype), \\
         np.ones((3, 4), dtype), np.ones(3, dtype)
     nade.nade_logits_grad(v, W, c, V, b, nade.nade_logits(v, W, c, V, b))
+    grouped = x.reshape(2, 2, 2, 25)
+    for shape in ((2, 2, 1), (2, 2, 25)):  # one weight per channel, and one per position
+        affine = np.ones(shape, dtype)
+        y, mean, rstd = normalization.normalise(grouped, affine, affine, 1e-5)
+        normalization.normalise_grad(grouped, affine, y, mean, rstd)
 print(time.perf_counter() - start)
 """
 

@@ -187,5 +187,6 @@ def test_nearest_upsampling_repeats_pixels_and_sums_gradients_over_blocks():
     x = normal(2, 3, 2, 4)
     np.testing.assert_array_equal(F.interpolate(x, 3).data, x.repeat(3, axis=2).repeat(3, axis=3))
     assert ad.gradcheck(lambda t: F.interpolate(t, 2), [x])
+    assert ad.gradgradcheck(lambda t: F.interpolate(t, 3), [x])
     with pytest.raises(ValueError, match="nearest"):
         F.interpolate(x, 2, mode="bilinear")
