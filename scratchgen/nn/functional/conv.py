@@ -22,15 +22,19 @@ import autodiff as ad
 from autodiff import Tensor
 from kernels import conv as _conv
 
+
 # ---------------------------------------------------------------- convolution primitives
-# conv2d keeps its columns matrix (when the batch fits in one chunk) for the weight gradient
-_conv2d = ad.primitive(
-    lambda x, w, stride, padding, dilation, groups: _conv.conv2d_keeping_columns(
-        x, w, stride, padding, dilation, groups
-    ),
-    name="conv2d",
-    saves=True,
-)
+def _conv2d_forward(x, w, *bias, stride, padding, dilation, groups):
+    """(out, columns): conv2d keeps its columns matrix (when the batch fits in one chunk) for
+    the weight gradient. An optional bias is added into the fresh output: as an engine add it
+    was one more full-size array per convolution, kept alive until the backward."""
+    out, columns = _conv.conv2d_keeping_columns(x, w, stride, padding, dilation, groups)
+    if bias:
+        out += bias[0].reshape((1, -1) + (1,) * (out.ndim - 2))
+    return out, columns
+
+
+_conv2d = ad.primitive(_conv2d_forward, name="conv2d", saves=True)
 _input_grad = ad.primitive(
     lambda g, w, input_shape, stride, padding, dilation, groups: _conv.conv2d_input_grad(
         g, w, input_shape, stride, padding, dilation, groups
@@ -50,11 +54,13 @@ _conv_transpose2d = ad.primitive(
     name="conv_transpose2d",
 )
 
-# y = conv2d(x, w):                      dx = input_grad(g, w),     dw = weight_grad(x, g)
+# y = conv2d(x, w) + b:  dx = input_grad(g, w),  dw = weight_grad(x, g),  db = g summed per channel
 _conv2d.defvjp(
-    lambda g, ans, x, w, saved, **p: _input_grad(g, w, input_shape=x.shape, **p),
-    lambda g, ans, x, w, saved, **p: _weight_grad(x, g, weight_shape=w.shape, columns=saved, **p),
-)
+    lambda g, ans, x, w, *b, saved, **p: _input_grad(g, w, input_shape=x.shape, **p),
+    lambda g, ans, x, w, *b, saved, **p: _weight_grad(x, g, weight_shape=w.shape, columns=saved,
+                                                      **p),
+    lambda g, ans, x, w, b, saved, **p: ad.sum(g, axis=(0, 2, 3)),
+)  # fmt: skip
 # y = input_grad(g, w), <gg, y> = <conv2d(gg, w), g>:   dg = conv2d(gg, w),  dw = weight_grad(gg, g)
 _input_grad.defvjp(
     lambda gg, ans, g, w, input_shape, **p: _conv2d(gg, w, **p),
@@ -111,6 +117,16 @@ def _as_pair(value: Any) -> tuple[int, int]:
     return (int(value), int(value)) if np.ndim(value) == 0 else tuple(int(v) for v in value)
 
 
+def _checked_bias(bias: Any, weight: Tensor) -> tuple[Tensor, ...]:
+    """() or (bias,), for a conv2d weight (O, ...): one number per output channel."""
+    if bias is None:
+        return ()
+    bias = ad.astype(ad.as_constant(bias), weight.dtype)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(f"bias of shape {bias.shape} does not match {weight.shape[0]} channels")
+    return (bias,)
+
+
 def _add_bias(out: Tensor, bias: Any, spatial_dims: int) -> Tensor:
     if bias is None:
         return out
@@ -145,8 +161,8 @@ def conv2d(
         padding = tuple(int(p) for p in padding)
     else:
         padding = _as_pair(padding)
-    out = _conv2d(input, weight, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    return _add_bias(out, bias, 2)
+    return _conv2d(input, weight, *_checked_bias(bias, weight), stride=stride, padding=padding,
+                   dilation=dilation, groups=groups)  # fmt: skip
 
 
 def conv_transpose2d(
@@ -188,7 +204,8 @@ def conv1d(
     else:
         left, right = (padding, padding) if np.ndim(padding) == 0 else padding
     out = _conv2d(
-        ad.unsqueeze(input, 2), ad.unsqueeze(weight, 2), stride=(1, int(stride)),
-        padding=(0, 0, int(left), int(right)), dilation=(1, int(dilation)), groups=groups,
+        ad.unsqueeze(input, 2), ad.unsqueeze(weight, 2), *_checked_bias(bias, weight),
+        stride=(1, int(stride)), padding=(0, 0, int(left), int(right)),
+        dilation=(1, int(dilation)), groups=groups,
     )  # fmt: skip
-    return _add_bias(ad.squeeze(out, 2), bias, 1)
+    return ad.squeeze(out, 2)
