@@ -24,13 +24,7 @@ from scratchgen.bijections.base import (
     per_example,
     push_forward,
 )
-from scratchgen.bijections.cnf import (
-    ContinuousFlow,
-    Dynamics,
-    exact_trace,
-    hutchinson_trace,
-    rk4,
-)
+from scratchgen.bijections.cnf import ContinuousFlow, Dynamics, rk4
 from scratchgen.bijections.conditioners import ConvConditioner, MLPConditioner
 from scratchgen.bijections.conv1x1 import InvertibleConv1x1
 from scratchgen.bijections.coupling import (
@@ -57,7 +51,7 @@ from scratchgen.bijections.transforms import Additive, Affine, RationalQuadratic
 
 __all__ = [
     "Bijection", "Compose", "Inverse", "NotInvertible", "per_example", "push_forward",
-    "ContinuousFlow", "Dynamics", "exact_trace", "hutchinson_trace", "rk4",
+    "ContinuousFlow", "Dynamics", "rk4",
     "ConvConditioner", "MLPConditioner", "InvertibleConv1x1",
     "Coupling", "AdditiveCoupling", "AffineCoupling", "SplineCoupling",
     "alternate_mask", "channel_mask", "checkerboard_mask", "half_mask",

@@ -8,9 +8,10 @@ along it obeys the instantaneous change of variables (Chen et al. 2018, theorem 
 
 so    log p(x) = log p_Z(z) + int_0^T Tr(df/dx(t)) dt,   i.e. log |det dz/dx| = int_0^T Tr dt.
 
-The trace costs D backward passes exactly (``exact_trace``); Hutchinson's estimator
-Tr(A) = E[eps^T A eps] for any eps with E[eps eps^T] = I costs one (``hutchinson_trace``,
-FFJORD section 3.1), with eps drawn once per solve and held along the trajectory.
+The trace costs D backward passes exactly (``exact_trace``, from ``scratchgen.traces``);
+Hutchinson's estimator Tr(A) = E[eps^T A eps] for any eps with E[eps eps^T] = I costs one
+(``hutchinson_trace``, FFJORD section 3.1), with eps drawn once per solve and held along
+the trajectory.
 
 The ODE is integrated by fixed-step RK4 (``rk4``, differentiable: training backpropagates
 through its steps) or, for evaluation, by scipy's adaptive Runge-Kutta (``solve_adaptive``).
@@ -33,6 +34,7 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen.bijections.base import Bijection, Pair
 from scratchgen.nn import Linear, Module, ModuleList
+from scratchgen.traces import exact_trace, hutchinson_trace
 
 
 class Dynamics(Module):
@@ -52,23 +54,6 @@ class Dynamics(Module):
             if index < len(self.layers) - 1:
                 h = ad.tanh(h)
         return h
-
-
-def exact_trace(f: Tensor, x: Tensor, create_graph: bool) -> Tensor:
-    """Tr(df/dx) per example: D backward passes, one per diagonal entry df_i/dx_i."""
-    total = 0
-    for i in range(x.shape[1]):
-        (row,) = ad.grad(ad.sum(f[:, i]), x, create_graph=create_graph, retain_graph=True)
-        total = total + row[:, i]
-    return total
-
-
-def hutchinson_trace(f: Tensor, x: Tensor, eps: np.ndarray, create_graph: bool) -> Tensor:
-    """eps^T (df/dx) eps per example: one vector-Jacobian product, unbiased for the trace when
-    E[eps eps^T] = I (Hutchinson 1989)."""
-    (vjp,) = ad.grad(f, x, grad_outputs=ad.Tensor(eps), create_graph=create_graph,
-                     retain_graph=True)  # fmt: skip
-    return ad.sum(vjp * eps, axis=1)
 
 
 def rk4(g: Callable[[Sequence[Tensor], float], Sequence[Tensor]], state: Sequence[Tensor],

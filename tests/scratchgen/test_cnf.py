@@ -7,6 +7,7 @@ import pytest
 
 import autodiff as ad
 from scratchgen import bijections as B
+from scratchgen import traces
 from scratchgen.testing import numerical_log_abs_det
 
 # a mean of n draws differs from its expectation by more than Z standard errors with
@@ -33,7 +34,7 @@ def test_hutchinsons_estimator_is_unbiased_for_the_trace(noise):
         eps = rng.standard_normal((n, 5))
     else:
         eps = rng.choice([-1.0, 1.0], size=(n, 5))
-    estimates = B.hutchinson_trace(f, x, eps, create_graph=False).data
+    estimates = traces.hutchinson_trace(f, x, eps, create_graph=False).data
     standard_error = estimates.std() / np.sqrt(n)
     assert abs(estimates.mean() - np.trace(A)) < Z * standard_error
     # and it can fail: the estimator of a wrong matrix is far off
@@ -45,7 +46,7 @@ def test_the_exact_trace_is_the_jacobians_trace():
     dynamics = flow().dynamics
     x = rng.standard_normal((3, 2))
     leaf = ad.Tensor(x, requires_grad=True)
-    trace = B.exact_trace(dynamics(leaf, 0.3), leaf, create_graph=False).data
+    trace = traces.exact_trace(dynamics(leaf, 0.3), leaf, create_graph=False).data
     eps = 1e-6
     expected = np.zeros(3)
     for i in range(2):
@@ -53,6 +54,21 @@ def test_the_exact_trace_is_the_jacobians_trace():
         up, down = (dynamics(ad.Tensor(x + s), 0.3).data[:, i] for s in (step, -step))
         expected += (up - down) / (2 * eps)
     np.testing.assert_allclose(trace, expected, atol=1e-7)
+
+
+def test_the_exact_trace_of_a_map_of_images():
+    """f(x) = reshape(tanh(flat x) A): Tr = sum_i (1 - tanh(x_i)^2) A_ii, on (n, 2, 2, 2)."""
+    rng = np.random.default_rng(3)
+    A, x = rng.standard_normal((8, 8)), rng.standard_normal((3, 2, 2, 2))
+    leaf = ad.Tensor(x, requires_grad=True)
+    f = ad.reshape(ad.reshape(ad.tanh(leaf), (3, 8)) @ ad.Tensor(A), (3, 2, 2, 2))
+    expected = np.sum((1 - np.tanh(x.reshape(3, 8)) ** 2) * np.diag(A), axis=1)
+    np.testing.assert_allclose(traces.exact_trace(f, leaf, create_graph=False).data, expected)
+    eps = rng.standard_normal(x.shape)
+    estimate = traces.hutchinson_trace(f, leaf, eps, create_graph=False).data
+    J = (1 - np.tanh(x.reshape(3, 8))[:, :, None] ** 2) * A  # J[k, i, j] = df_j / dx_i
+    flat = eps.reshape(3, 8)
+    np.testing.assert_allclose(estimate, np.einsum("ki,kij,kj->k", flat, J, flat))
 
 
 def test_the_flows_log_det_is_that_of_its_jacobian_and_the_directions_invert():
