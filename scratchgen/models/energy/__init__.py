@@ -1,0 +1,6 @@
+"""Energy-based models (lectures 11-12): their objectives beside score matching
+(``scratchgen.score_matching``) and the samplers (``scratchgen.samplers``)."""
+
+from scratchgen.models.energy.objectives import contrastive_divergence, nce_loss
+
+__all__ = ["contrastive_divergence", "nce_loss"]
