@@ -97,7 +97,8 @@ class _Record:
 
 def langevin(score: Score, x0: Array, step_size: float, steps: int, rng: np.random.Generator,
              log_prob: LogDensity | None = None, return_trajectory: bool = False,
-             return_diagnostics: bool = False):  # fmt: skip
+             return_diagnostics: bool = False,
+             bounds: tuple[float, float] | None = None):  # fmt: skip
     """Langevin dynamics with step size epsilon:
 
         x' = x + (epsilon / 2) score(x) + sqrt(epsilon) z,     z ~ N(0, I)
@@ -117,10 +118,15 @@ def langevin(score: Score, x0: Array, step_size: float, steps: int, rng: np.rand
 
         min(1, p(x') q(x | x') / (p(x) q(x' | x))),  q(x' | x) = N(x' ; x + (eps/2) score(x), eps I)
 
-    which makes p exactly stationary."""
+    which makes p exactly stationary. ``bounds=(low, high)`` clips every unadjusted step into
+    the box (projected Langevin, as short-run EBM chains on images in [-1, 1] do); the clipped
+    chain's law is no longer p's near the walls, and MALA refuses it."""
     x = _chains(x0, "langevin")
     if not step_size > 0 or steps < 0:
         raise ValueError(f"langevin: need step_size > 0 and steps >= 0, got {step_size}, {steps}")
+    if bounds is not None and (log_prob is not None or not bounds[0] < bounds[1]):
+        raise ValueError(f"langevin: bounds must be (low, high) with low < high, and come "
+                         f"without log_prob (MALA assumes no clipping), got {bounds}")  # fmt: skip
     record = _Record(x, return_trajectory, return_diagnostics)
     s = _score(score, x, "langevin")
     lp = None if log_prob is None else log_prob(x)
@@ -128,6 +134,8 @@ def langevin(score: Score, x0: Array, step_size: float, steps: int, rng: np.rand
         mean = x + 0.5 * step_size * s
         z = rng.standard_normal(x.shape, dtype=x.dtype)
         proposal = mean + math.sqrt(step_size) * z
+        if bounds is not None:
+            np.clip(proposal, bounds[0], bounds[1], out=proposal)
         s_old, s_new = s, _score(score, proposal, "langevin")
         if log_prob is None:
             x, s, moved = proposal, s_new, 1.0

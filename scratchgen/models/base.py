@@ -45,6 +45,8 @@ class GenerativeModel(Module):
 
     has_exact_likelihood = False
     registered_name: str | None = None  # set by @register
+    # the largest magnitude each diagnostic may reach before the trainer stops the run
+    diagnostic_limits: dict[str, float] = {}
 
     def __init__(self, info: DataInfo, **hparams: Any) -> None:
         super().__init__()
@@ -109,6 +111,12 @@ class GenerativeModel(Module):
     def initialize(self, x_train: np.ndarray, rng: np.random.Generator) -> None:
         """A data-dependent start, called once before training from scratch (not on resume).
         The default keeps the constructor's initialisation."""
+
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers that describe the last training step beside its loss (an energy model's
+        energy gap, say), by name: the trainer logs them with the loss and stops the run when
+        one is no longer finite or passes its ``diagnostic_limits``. None by default."""
+        return {}
 
     def loss(self, x: Any, y: Any = None) -> Tensor:
         """The training objective; for likelihood models the mean negative log-likelihood."""

@@ -345,8 +345,8 @@ class Trainer:
         self._save_or_stop()
 
     def _after_step(self, losses: dict[str, float], bar: Any) -> None:
-        """One metrics record for the step: the loss (each player's) on logging steps, the test
-        metrics on evaluation steps."""
+        """One metrics record for the step: the loss (each player's) and the model's
+        diagnostics on logging steps, the test metrics on evaluation steps."""
         config, record = self.config, {}
         if self.step % config.log_every == 0 or self.step == config.steps:
             bar.set_postfix({name: f"{value:.4f}" for name, value in losses.items()})
@@ -393,7 +393,8 @@ class Trainer:
 
     def _one_step(self) -> dict[str, float]:
         """One training step: each player's updates in order (one update of the whole model
-        for a single loss); returns the last loss of each, by its record name."""
+        for a single loss); returns the last loss of each, by its record name, and the model's
+        diagnostics of the step."""
         self.model.train()
         number, losses = self.step * sum(self.updates.values()), {}
         for name, updates in self.updates.items():
@@ -405,8 +406,19 @@ class Trainer:
                 schedule.step()
         if self.ema:
             self.ema.update(self.model)
+        diagnostics = self.model.diagnostics()
+        self._check_diagnostics(diagnostics)
         self.step += 1
-        return losses
+        return {**losses, **diagnostics}
+
+    def _check_diagnostics(self, diagnostics: dict[str, float]) -> None:
+        """Stop when one of the model's diagnostics is no longer finite or passes its limit
+        (``model.diagnostic_limits``), naming it."""
+        limits = self.model.diagnostic_limits
+        for key, value in diagnostics.items():
+            if not math.isfinite(value) or abs(value) > limits.get(key, math.inf):
+                bound = f" (its limit is {limits[key]:g})" if key in limits else ""
+                raise self._diverged(f"the {key.replace('_', ' ')} reached {value:g}{bound}")
 
     def _update(self, name: str, batch: tuple[np.ndarray, ...]) -> float:
         """One update of player ``name`` (or of the model) on ``batch``: the loss, backward,

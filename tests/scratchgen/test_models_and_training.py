@@ -141,3 +141,30 @@ def test_unreadable_checkpoints_are_one_line_errors(tmp_path):
         checkpoint.load_arrays(tmp_path / "checkpoint.npz")
     with pytest.raises(TypeError, match="object array"):
         checkpoint.save_arrays(tmp_path / "x.npz", {"bad": np.array([{}], dtype=object)})
+
+
+class _Drifting(GenerativeModel):
+    """A one-parameter model whose diagnostic grows by one each step, past a limit of 3.5."""
+
+    diagnostic_limits = {"drift": 3.5}
+
+    def __init__(self, info, **hparams):
+        super().__init__(info, **hparams)
+        self.w = Parameter(np.zeros(1))
+        self.calls = 0
+
+    def loss(self, x, y=None):
+        self.calls += 1
+        return ad.sum(self.w * self.w)
+
+    def diagnostics(self):
+        return {"drift": float(self.calls)}
+
+
+def test_the_trainer_logs_a_models_diagnostics_and_stops_when_one_passes_its_limit(tmp_path):
+    model = _Drifting(data.DataInfo((2,), "continuous"))
+    config = train.TrainConfig(steps=10, batch_size=64, log_every=1, eval_every=100)
+    trainer = train.Trainer(model, data.load("eight_gaussians"), config, tmp_path, progress=False)
+    with pytest.raises(train.TrainingDiverged, match="the drift reached 4 \\(its limit is 3.5\\)"):
+        trainer.fit()
+    assert [r["drift"] for r in trainer.history] == [1.0, 2.0, 3.0]

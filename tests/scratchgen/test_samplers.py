@@ -304,3 +304,13 @@ def test_annealed_langevin_refuses_bad_levels_in_one_line():
         assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="the chains' shape"):
         samplers.annealed_langevin(lambda x, s: x[:, :1], [1.0], 0.1, 1, x0, rng)
+
+
+def test_bounded_langevin_stays_in_its_box_and_refuses_the_correction():
+    rng = np.random.default_rng(15)
+    x = samplers.langevin(lambda y: np.ones_like(y) * 50.0, np.zeros((200, 3)), 0.1, 20, rng,
+                          bounds=(-1.0, 1.0))  # fmt: skip
+    assert x.max() == 1.0 and x.min() >= -1.0
+    with pytest.raises(ValueError, match="without log_prob"):
+        samplers.langevin(score, np.zeros((3, 1)), 0.1, 1, rng, log_prob=log_prob,
+                          bounds=(-1.0, 1.0))  # fmt: skip

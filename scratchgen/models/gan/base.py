@@ -3,8 +3,8 @@ two-player contract (``players``, ``player_loss``, ``updates``, ``player_optimiz
 ``after_update(name)``): the paper's optimizers per objective, n_critic, WGAN's weight
 clipping, data to the generator's signal space and back, sampling, and no likelihood.
 
-Images are trained in signal space, [-1, 1] (2 x / (levels - 1) - 1); samples are mapped back
-to the nearest of the data's levels.
+Images are trained in signal space, [-1, 1] (``scratchgen.models.signal``); samples are
+mapped back to the nearest of the data's levels.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
-from scratchgen.data import DataInfo
 from scratchgen.models.base import GenerativeModel
+from scratchgen.models.signal import from_signal, to_signal
 from scratchgen.nn import Module
 
 # Each objective's optimizers as its paper trained them: DCGAN's Adam (Radford et al. 2016,
@@ -26,22 +26,6 @@ DCGAN_ADAM = {"kind": "adam", "lr": 2e-4, "betas": (0.5, 0.999)}
 OPTIMIZERS = {"wgan": {"kind": "rmsprop", "lr": 5e-5},
               "wgan_gp": {"kind": "adam", "lr": 1e-4, "betas": (0.5, 0.9)}}  # fmt: skip
 N_CRITIC = {"wgan": 5, "wgan_gp": 5}
-
-
-def to_signal(x: np.ndarray, info: DataInfo) -> np.ndarray:
-    """Data -> the generator's space: images to [-1, 1], vectors as they are."""
-    if info.kind == "continuous":
-        return x
-    top = 1 if info.kind == "binary" else info.levels - 1
-    return 2.0 * x / top - 1.0
-
-
-def from_signal(s: np.ndarray, info: DataInfo) -> np.ndarray:
-    """The generator's space -> data: the nearest level for images."""
-    if info.kind == "continuous":
-        return s
-    top = 1 if info.kind == "binary" else info.levels - 1
-    return np.clip(np.rint((s + 1.0) / 2.0 * top), 0, top).astype(np.int64)
 
 
 class AdversarialModel(GenerativeModel):

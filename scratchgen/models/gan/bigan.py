@@ -23,9 +23,10 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.models.base import register
-from scratchgen.models.gan.base import AdversarialModel, from_signal
+from scratchgen.models.gan.base import AdversarialModel
 from scratchgen.models.gan.gan import architecture_for
 from scratchgen.models.gan.players import Encoder, Generator, JointDiscriminator
+from scratchgen.models.signal import from_signal
 from scratchgen.nn import Module
 from scratchgen.settings import Size
 

@@ -32,8 +32,9 @@ from autodiff import Tensor
 from scratchgen import nn
 from scratchgen.data import DataInfo
 from scratchgen.models.base import UnsupportedData, register
-from scratchgen.models.gan.base import AdversarialModel, from_signal
+from scratchgen.models.gan.base import AdversarialModel
 from scratchgen.models.gan.objectives import OBJECTIVES
+from scratchgen.models.signal import from_signal
 from scratchgen.nn import Module
 from scratchgen.settings import Layers, NonNegative, Size
 
