@@ -139,12 +139,13 @@ def _noise_levels(sigma: Any, n: int, name: str) -> np.ndarray:
 def _denoising_terms(score_fn: Callable[..., Tensor], x: np.ndarray, sigma: np.ndarray,
                      rng: np.random.Generator, name: str, *args: Any) -> Tensor:  # fmt: skip
     """||s(x~) + z / sigma||^2 / 2 per example, x~ = x + sigma z: with
-    (x~ - x) / sigma^2 = z / sigma."""
+    (x~ - x) / sigma^2 = z / sigma. x~ is a leaf that requires grad, so that a score defined
+    as -grad E of an energy can differentiate E at it."""
     shape = (-1,) + (1,) * (x.ndim - 1)
     z = rng.standard_normal(x.shape).astype(x.dtype)
     sigma_b = sigma.astype(x.dtype).reshape(shape)
     with ad.enable_grad():
-        s = _scores(score_fn, Tensor(x + sigma_b * z), name, *args)
+        s = _scores(score_fn, Tensor(x + sigma_b * z, requires_grad=True), name, *args)
         r = s + z / sigma_b
         return 0.5 * _per_example_sum(r * r)
 

@@ -1,6 +1,7 @@
 """Energy-based models (lectures 11-12): their objectives beside score matching
 (``scratchgen.score_matching``) and the samplers (``scratchgen.samplers``)."""
 
+from scratchgen.models.energy.ebm import EBM
 from scratchgen.models.energy.objectives import contrastive_divergence, nce_loss
 
-__all__ = ["contrastive_divergence", "nce_loss"]
+__all__ = ["EBM", "contrastive_divergence", "nce_loss"]
