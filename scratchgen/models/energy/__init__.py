@@ -3,5 +3,6 @@
 
 from scratchgen.models.energy.ebm import EBM
 from scratchgen.models.energy.objectives import contrastive_divergence, nce_loss
+from scratchgen.models.energy.rbm import RBM
 
-__all__ = ["EBM", "contrastive_divergence", "nce_loss"]
+__all__ = ["EBM", "RBM", "contrastive_divergence", "nce_loss"]
