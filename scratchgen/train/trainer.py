@@ -210,8 +210,24 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
     bound with the model's ``eval_samples`` draws (``iwae_samples`` in the result); VAEs also
     split the ELBO into ``test_reconstruction`` (-E_q log p(x | z)) and ``test_kl``.
     Adversarial models report each player's loss on x, ``test_loss_<player>`` (with gradients
-    on: a gradient penalty differentiates the critic)."""
+    on: a gradient penalty differentiates the critic). The model is evaluated in eval mode
+    (no dropout, no training-only noise, no state updated) and left in the mode it was in."""
+    with _eval_mode(model):
+        return _evaluate_in_eval_mode(model, x, batch, y)
 
+
+@contextlib.contextmanager
+def _eval_mode(model: GenerativeModel) -> Iterator[None]:
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _evaluate_in_eval_mode(model: GenerativeModel, x: np.ndarray, batch: int,
+                           y: np.ndarray | None) -> dict[str, float]:  # fmt: skip
     def chunks():
         for i in range(0, len(x), batch):
             yield (x[i : i + batch],) if y is None else (x[i : i + batch], y[i : i + batch])

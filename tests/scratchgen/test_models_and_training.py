@@ -168,3 +168,22 @@ def test_the_trainer_logs_a_models_diagnostics_and_stops_when_one_passes_its_lim
     with pytest.raises(train.TrainingDiverged, match="the drift reached 4 \\(its limit is 3.5\\)"):
         trainer.fit()
     assert [r["drift"] for r in trainer.history] == [1.0, 2.0, 3.0]
+
+
+class _ModeRecording(_Drifting):
+    """Records whether each loss was taken in training mode."""
+
+    def loss(self, x, y=None):
+        self.modes = [*getattr(self, "modes", []), self.training]
+        return super().loss(x, y)
+
+
+def test_evaluate_runs_in_eval_mode_and_restores_the_mode_it_found():
+    model = _ModeRecording(data.DataInfo((2,), "continuous"))
+    x = np.zeros((5, 2))
+    for training in (True, False):
+        model.train(training)
+        model.modes = []
+        train.evaluate(model, x, batch=2)
+        assert model.modes == [False] * 3
+        assert model.training is training
