@@ -26,10 +26,36 @@ from scipy import special
 LOG_2PI = np.log(2 * np.pi)
 
 
-def _gaussian_mixture_log_density(x: np.ndarray, centres: np.ndarray, sigma: float) -> np.ndarray:
+def _log_responsibilities(x: np.ndarray, centres: np.ndarray, std: float,
+                          weights: np.ndarray | None) -> np.ndarray:  # fmt: skip
+    """log w_k + log N(x; c_k, std^2 I) for each point (rows) and component (columns)."""
+    x, centres = np.asarray(x, dtype=np.float64), np.asarray(centres, dtype=np.float64)
+    K, D = centres.shape
+    w = np.full(K, 1 / K) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (K,) or np.any(w < 0) or not np.isclose(w.sum(), 1):
+        raise ValueError(f"gaussian mixture: weights must be {K} non-negative numbers summing "
+                         f"to 1, got {w}")  # fmt: skip
     squared = np.sum((x[:, None, :] - centres[None]) ** 2, axis=-1)
-    log_terms = -squared / (2 * sigma**2) - np.log(len(centres)) - LOG_2PI - 2 * np.log(sigma)
-    return special.logsumexp(log_terms, axis=1)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w)
+    return log_w - squared / (2 * std**2) - D / 2 * (LOG_2PI + 2 * np.log(std))
+
+
+def gaussian_mixture_log_density(x: np.ndarray, centres: np.ndarray, std: float,
+                                 weights: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """log p(x) for p = sum_k w_k N(c_k, std^2 I) (equal weights unless given), x (n, D)."""
+    return special.logsumexp(_log_responsibilities(x, centres, std, weights), axis=1)
+
+
+def gaussian_mixture_score(x: np.ndarray, centres: np.ndarray, std: float,
+                           weights: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """grad_x log p(x) = sum_k r_k(x) (c_k - x) / std^2, with r_k(x) the posterior of
+    component k. The mixture blurred by N(0, sigma^2 I) is the same mixture at
+    std^2 + sigma^2, so ``std=np.hypot(std, sigma)`` gives the noised score that
+    NCSN-style samplers need, exactly (for checking samplers and score estimators)."""
+    log_r = _log_responsibilities(x, centres, std, weights)
+    r = special.softmax(log_r, axis=1)
+    return (r @ np.asarray(centres, dtype=np.float64) - np.asarray(x)) / std**2
 
 
 _EIGHT_CENTRES = 2 * np.stack(
@@ -42,7 +68,7 @@ def eight_gaussians(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def eight_gaussians_log_density(x: np.ndarray) -> np.ndarray:
-    return _gaussian_mixture_log_density(x, _EIGHT_CENTRES, 0.2)
+    return gaussian_mixture_log_density(x, _EIGHT_CENTRES, 0.2)
 
 
 _GRID_CENTRES = np.stack(np.meshgrid(np.arange(-4.0, 5, 2), np.arange(-4.0, 5, 2)), -1)
@@ -54,7 +80,7 @@ def grid25(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def grid25_log_density(x: np.ndarray) -> np.ndarray:
-    return _gaussian_mixture_log_density(x, _GRID_CENTRES, 0.05)
+    return gaussian_mixture_log_density(x, _GRID_CENTRES, 0.05)
 
 
 _RING_CENTRES = np.stack([np.cos(np.arange(8) * np.pi / 4), np.sin(np.arange(8) * np.pi / 4)], 1)
@@ -65,7 +91,7 @@ def ring8(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def ring8_log_density(x: np.ndarray) -> np.ndarray:
-    return _gaussian_mixture_log_density(x, _RING_CENTRES, 0.01)
+    return gaussian_mixture_log_density(x, _RING_CENTRES, 0.01)
 
 
 def _dark_square(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:

@@ -36,6 +36,16 @@ class SectionReport:
 
         fig.savefig(self.out / name, dpi=dpi)
         plt.close(fig)
+        self._shown(name, caption)
+
+    def animation(self, frames: Any, name: str, caption: str, **options: Any) -> None:
+        """Save ``viz.trajectory_gif(frames, out/name, **options)``, shown like a figure."""
+        from scratchgen import viz
+
+        viz.trajectory_gif(frames, self.out / name, **options)
+        self._shown(name, caption)
+
+    def _shown(self, name: str, caption: str) -> None:
         self.figures.append((name, caption))
         self.say(f"wrote {self.out / name}")
 

@@ -59,6 +59,26 @@ def test_samples_follow_the_exact_density(name):
     assert np.all(np.abs(frequency - mass) <= 6 * se + 0.002)
 
 
+def test_a_weighted_gaussian_mixtures_density_against_scipy_and_its_score_against_differences():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    centres, std, w = rng.normal(size=(3, 4)), 0.7, np.array([0.2, 0.5, 0.3])
+    x = rng.normal(size=(6, 4))
+    expected = np.log(sum(wk * stats.multivariate_normal(c, std**2).pdf(x)
+                          for wk, c in zip(w, centres)))  # fmt: skip
+    log_p = toy2d.gaussian_mixture_log_density(x, centres, std, w)
+    np.testing.assert_allclose(log_p, expected, rtol=1e-10)
+    h = 1e-6
+    differences = np.stack([(toy2d.gaussian_mixture_log_density(x + h * e, centres, std, w)
+                             - toy2d.gaussian_mixture_log_density(x - h * e, centres, std, w))
+                            / (2 * h) for e in np.eye(4)], axis=1)  # fmt: skip
+    score = toy2d.gaussian_mixture_score(x, centres, std, w)
+    np.testing.assert_allclose(score, differences, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="summing to 1"):
+        toy2d.gaussian_mixture_score(x, centres, std, [0.5, 0.6, -0.1])
+
+
 def test_rings_bessel_formula_matches_averaging_over_the_angle():
     x = np.array([[0.3, 0.1], [1.0, 0.2], [-1.4, -0.6], [0.0, 2.05]])
     angles = np.linspace(0, 2 * np.pi, 20_001)[:-1]

@@ -19,6 +19,10 @@ def quick_tour(tmp_path_factory):
     return out
 
 
+def pictures(folder):
+    return sorted(p.name for pattern in ("*.png", "*.gif") for p in folder.glob(pattern))
+
+
 class PageParser(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -43,17 +47,18 @@ class PageParser(HTMLParser):
 
 def test_the_tour_writes_its_figures_numbers_and_page(quick_tour):
     for name in ("tour.png", "gallery.png", "autoregressive.png", "latent.png", "evaluation.png",
-                 "index.html"):  # fmt: skip
+                 "energy.png", "scores.png", "annealed_langevin.gif", "index.html"):  # fmt: skip
         assert (quick_tour / name).stat().st_size > 2_000
     results = json.loads((quick_tour / "metrics.json").read_text())
     assert {"engine", "gaussian_mixture/eight_gaussians", "pixelcnn/digits", "transformer/grammar",
             "vae/digits_binary", "discrete_vae/digits_binary", "vqvae/digits_binary",
             "m2/digits_binary", "gaussian_mixture_em/eight_gaussians", "evaluation/fid_bias",
-            "evaluation/parzen"} <= set(results)  # fmt: skip
+            "evaluation/parzen", "ebm_cd/eight_gaussians", "rbm_pcd/digits_binary",
+            "ncsn/eight_gaussians", "exact_score/two_modes"} <= set(results)  # fmt: skip
     page = PageParser()
     page.feed((quick_tour / "index.html").read_text())
     shown = [image["src"] for image in page.images]
-    assert sorted(shown) == sorted(p.name for p in quick_tour.glob("*.png"))
+    assert sorted(shown) == pictures(quick_tour)
     assert all(image.get("alt") for image in page.images)
     for section in tour.SECTIONS:  # a section each, with its command and its tutorial
         assert section.name in page.ids and f"#{section.name}" in page.links
@@ -97,7 +102,7 @@ def test_the_page_loads_in_a_headless_browser_with_every_image_shown(quick_tour,
     finally:
         page.close()
     assert title == "scratchgen tour"
-    assert sorted(src for src, _ in images) == sorted(p.name for p in quick_tour.glob("*.png"))
+    assert sorted(src for src, _ in images) == pictures(quick_tour)
     assert all(shown for _, shown in images), images
     assert page.errors == []
 
