@@ -121,7 +121,6 @@ def evaluate_model(
     """The metrics asked for (all that apply when None) as a flat dict of the keys above, with
     ``eval_samples`` (n, capped by the test set's size). ``on_samples`` receives the samples
     drawn, for a figure."""
-    from scratchgen import metrics as M
     from scratchgen.train import evaluate
 
     rng = np.random.default_rng(0) if rng is None else rng
@@ -134,11 +133,23 @@ def evaluate_model(
     sample_based = [m for m in asked if m not in ("nll", "bpd")]
     if not sample_based:
         return result
-    n = min(n, len(dataset.test))
-    fake, real = draw_samples(model, n, rng), dataset.test[:n]
+    fake = draw_samples(model, min(n, len(dataset.test)), rng)
     if on_samples is not None:
         on_samples(fake)
-    result["eval_samples"] = n
+    return {**result, **score_samples(fake, dataset, sample_based, rng, progress)}
+
+
+def score_samples(fake: np.ndarray, dataset: Dataset, metrics: Sequence[str],
+                  rng: np.random.Generator, progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    """The sample-based ``metrics`` of samples ``fake`` (however they were drawn) against the
+    first len(fake) test examples, with ``eval_samples``; the keys of ``evaluate_model``."""
+    from scratchgen import metrics as M
+
+    n = len(fake)
+    if n > len(dataset.test):
+        raise ValueError(f"score_samples: {n} samples against {len(dataset.test)} test examples")
+    real, sample_based = dataset.test[:n], list(metrics)
+    result: dict[str, Any] = {"eval_samples": n}
     if any(m in FEATURE_METRICS for m in sample_based):
         network = M.feature_network(dataset.name, progress=progress)
         f_real, f_fake, tag = network.features(real), network.features(fake), network.name

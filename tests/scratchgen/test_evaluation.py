@@ -34,6 +34,11 @@ def test_a_sampler_that_replays_the_test_set_scores_as_the_data_itself():
     assert scores["modes_captured"] == scores["modes_total"] == 25
     assert scores["high_quality"] > 0.97  # 1 - exp(-9/2) = 0.989 expected
     assert scores["nn_distance_samples"] == scores["nn_distance_test"]
+    rng = np.random.default_rng(0)
+    given = evaluation.score_samples(grid.test[:500], grid, ["w2", "modes"], rng)
+    assert given["w2"] == 0.0 and given["eval_samples"] == 500
+    with pytest.raises(ValueError, match="test examples"):
+        evaluation.score_samples(np.concatenate([grid.test] * 2), grid, ["w2"], rng)
 
 
 def test_a_sampler_that_copies_its_training_images_is_caught_by_nn_and_not_by_fid():
