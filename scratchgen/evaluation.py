@@ -146,6 +146,10 @@ def score_samples(fake: np.ndarray, dataset: Dataset, metrics: Sequence[str],
     from scratchgen import metrics as M
 
     n = len(fake)
+    unknown = [m for m in metrics if m not in METRICS or m in ("nll", "bpd")]
+    if unknown:
+        raise ValueError(f"score_samples: {', '.join(unknown)} not sample metrics; choose from "
+                         f"{', '.join(m for m in METRICS if m not in ('nll', 'bpd'))}")  # fmt: skip
     if n > len(dataset.test):
         raise ValueError(f"score_samples: {n} samples against {len(dataset.test)} test examples")
     real, sample_based = dataset.test[:n], list(metrics)

@@ -26,11 +26,14 @@ from scipy import special
 LOG_2PI = np.log(2 * np.pi)
 
 
-def _log_responsibilities(x: np.ndarray, centres: np.ndarray, std: float,
-                          weights: np.ndarray | None) -> np.ndarray:  # fmt: skip
+def _log_joint(x: np.ndarray, centres: np.ndarray, std: float,
+               weights: np.ndarray | None) -> np.ndarray:  # fmt: skip
     """log w_k + log N(x; c_k, std^2 I) for each point (rows) and component (columns)."""
     x, centres = np.asarray(x, dtype=np.float64), np.asarray(centres, dtype=np.float64)
     K, D = centres.shape
+    if x.ndim != 2 or x.shape[1] != D:
+        raise ValueError(f"gaussian mixture: points must be (n, {D}) like the centres, got "
+                         f"{x.shape}")  # fmt: skip
     w = np.full(K, 1 / K) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.shape != (K,) or np.any(w < 0) or not np.isclose(w.sum(), 1):
         raise ValueError(f"gaussian mixture: weights must be {K} non-negative numbers summing "
@@ -44,7 +47,7 @@ def _log_responsibilities(x: np.ndarray, centres: np.ndarray, std: float,
 def gaussian_mixture_log_density(x: np.ndarray, centres: np.ndarray, std: float,
                                  weights: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """log p(x) for p = sum_k w_k N(c_k, std^2 I) (equal weights unless given), x (n, D)."""
-    return special.logsumexp(_log_responsibilities(x, centres, std, weights), axis=1)
+    return special.logsumexp(_log_joint(x, centres, std, weights), axis=1)
 
 
 def gaussian_mixture_score(x: np.ndarray, centres: np.ndarray, std: float,
@@ -53,8 +56,7 @@ def gaussian_mixture_score(x: np.ndarray, centres: np.ndarray, std: float,
     component k. The mixture blurred by N(0, sigma^2 I) is the same mixture at
     std^2 + sigma^2, so ``std=np.hypot(std, sigma)`` gives the noised score that
     NCSN-style samplers need, exactly (for checking samplers and score estimators)."""
-    log_r = _log_responsibilities(x, centres, std, weights)
-    r = special.softmax(log_r, axis=1)
+    r = special.softmax(_log_joint(x, centres, std, weights), axis=1)
     return (r @ np.asarray(centres, dtype=np.float64) - np.asarray(x)) / std**2
 
 

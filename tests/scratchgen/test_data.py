@@ -77,6 +77,8 @@ def test_a_weighted_gaussian_mixtures_density_against_scipy_and_its_score_agains
     np.testing.assert_allclose(score, differences, rtol=1e-6, atol=1e-8)
     with pytest.raises(ValueError, match="summing to 1"):
         toy2d.gaussian_mixture_score(x, centres, std, [0.5, 0.6, -0.1])
+    with pytest.raises(ValueError, match="like the centres"):
+        toy2d.gaussian_mixture_score(x[:, :2], centres, std)
 
 
 def test_rings_bessel_formula_matches_averaging_over_the_angle():

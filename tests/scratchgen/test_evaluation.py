@@ -39,6 +39,8 @@ def test_a_sampler_that_replays_the_test_set_scores_as_the_data_itself():
     assert given["w2"] == 0.0 and given["eval_samples"] == 500
     with pytest.raises(ValueError, match="test examples"):
         evaluation.score_samples(np.concatenate([grid.test] * 2), grid, ["w2"], rng)
+    with pytest.raises(ValueError, match="nll not sample metrics"):
+        evaluation.score_samples(grid.test[:10], grid, ["nll"], rng)
 
 
 def test_a_sampler_that_copies_its_training_images_is_caught_by_nn_and_not_by_fid():
