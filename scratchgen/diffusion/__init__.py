@@ -1,0 +1,30 @@
+"""Diffusion and score-SDE models' mathematics, on plain functions of ndarrays so that any
+noise predictor or score plugs in: the discrete-time schedule, losses and samplers of DDPM and
+DDIM, the VP / sub-VP / VE SDEs with their reverse-time samplers, and the probability-flow
+ODE's exact likelihood."""
+
+from scratchgen.diffusion.discrete_samplers import ddim, ddim_encode, ddpm_ancestral
+from scratchgen.diffusion.likelihood import finite_difference_divergence, ode_log_likelihood
+from scratchgen.diffusion.objectives import (
+    discretized_gaussian_log_likelihood,
+    gaussian_kl,
+    reverse_variance,
+    simple_loss,
+    variational_bound,
+)
+from scratchgen.diffusion.schedule import PARAMETRIZATIONS, NoiseSchedule
+from scratchgen.diffusion.sde import SDE, SDES, VESDE, VPSDE, SubVPSDE
+from scratchgen.diffusion.sde_samplers import (
+    euler_maruyama,
+    predictor_corrector,
+    probability_flow_heun,
+    probability_flow_ode,
+)
+
+__all__ = [
+    "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE", "ddim",
+    "ddim_encode", "ddpm_ancestral", "discretized_gaussian_log_likelihood", "euler_maruyama",
+    "finite_difference_divergence", "gaussian_kl", "ode_log_likelihood", "predictor_corrector",
+    "probability_flow_heun", "probability_flow_ode", "reverse_variance", "simple_loss",
+    "variational_bound",
+]  # fmt: skip
