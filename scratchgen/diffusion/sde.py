@@ -155,10 +155,16 @@ class VPSDE(SDE):
         m = self._mean_coefficient(t)
         return _column(m, x0) * x0, np.sqrt(-np.expm1(-self.integrated_beta(t)))
 
+    def discrete_beta(self, t: Array, dt: float) -> Array:
+        """beta_i = 1 - exp(-int_{t-dt}^t beta): the DDPM step that is VP's exact transition
+        over [t - dt, t]. Song et al.'s code takes beta(t) dt, its first order, which exceeds 1
+        (and breaks the sampler) for steps longer than 1 / beta_max = 0.05."""
+        return -np.expm1(self.integrated_beta(np.maximum(t - dt, 0)) - self.integrated_beta(t))
+
     def discretize(self, x: Array, t: Any, dt: float) -> tuple[Array, Array]:
-        """DDPM's step with beta_i = beta(t) dt: x' = sqrt(1 - beta_i) x + sqrt(beta_i) z, as
-        an increment (sqrt(1 - beta_i) - 1) x and a noise scale sqrt(beta_i)."""
-        beta_i = self.beta(self.times(t, len(x))) * dt
+        """DDPM's step x' = sqrt(1 - beta_i) x + sqrt(beta_i) z, as an increment
+        (sqrt(1 - beta_i) - 1) x and a noise scale sqrt(beta_i)."""
+        beta_i = self.discrete_beta(self.times(t, len(x)), dt)
         return _column(np.sqrt(1 - beta_i) - 1, x) * x, np.sqrt(beta_i)
 
 

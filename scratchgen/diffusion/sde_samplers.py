@@ -76,14 +76,15 @@ def langevin_correction(sde: SDE, run: Run, x: Array, t: Array, dt: float, snr: 
 
         eps = 2 alpha (r ||z|| / ||s(x, t)||)^2,   x' = x + eps s(x, t) + sqrt(2 eps) z
 
-    with alpha = 1 - beta(t) dt for VP and sub-VP (algorithm 5) and 1 for VE, and the norms
+    with alpha = 1 - beta_i for VP and sub-VP (algorithm 5; ``VPSDE.discrete_beta``) and 1
+    for VE, and the norms
     averaged over the chains, as the paper's code does, for one step size for all. (Per chain,
     as the algorithms write it, the ratio ||z||^2 / ||s||^2 is heavy-tailed in few dimensions,
     an F(D, D) variable: in 2-D some chains take huge steps and the samples blow up.)
     Returns (x', its mean)."""
     s = run(x, t)
     z = rng.standard_normal(x.shape)
-    alpha = 1 - sde.beta(t[0]) * dt if isinstance(sde, VPSDE) else 1.0
+    alpha = 1 - sde.discrete_beta(t[:1], dt)[0] if isinstance(sde, VPSDE) else 1.0
     step = 2 * alpha * (snr * _norms(z).mean() / max(_norms(s).mean(), 1e-300)) ** 2
     mean = x + step * s
     return mean + np.sqrt(2 * step) * z, mean

@@ -44,6 +44,11 @@ class GenerativeModel(Module):
     """
 
     has_exact_likelihood = False
+    # whether the trainer's test evaluations include log_prob (``scratchgen eval`` always
+    # does): False for models whose likelihood costs many network passes (diffusion's)
+    likelihood_in_training = True
+    # the decay of the weights' average the trainer keeps when its config names none
+    ema_decay: float | None = None
     registered_name: str | None = None  # set by @register
     # the largest magnitude each diagnostic may reach before the trainer stops the run
     diagnostic_limits: dict[str, float] = {}

@@ -106,7 +106,9 @@ class TrainConfig:
     clip: Positive | None = None  # max gradient norm
     schedule: Literal["constant", "cosine"] = "constant"
     warmup: Steps = 0
-    ema: Decay | None = None  # decay of an average of the weights, used for sampling
+    # decay of an average of the weights, used for sampling and the final metrics, warmed up
+    # (optim.EMA); None takes the model's own ``ema_decay`` (diffusion models': the papers')
+    ema: Decay | None = None
     eval_every: Every = 500
     log_every: Every = 50
     checkpoint_every: Every = 500
@@ -202,7 +204,7 @@ def _labels_for(model: GenerativeModel, data: Dataset, split: str) -> np.ndarray
 
 
 def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
-             y: np.ndarray | None = None) -> dict[str, float]:  # fmt: skip
+             y: np.ndarray | None = None, likelihood: bool = True) -> dict[str, float]:  # fmt: skip
     """Mean loss on x; for exact likelihood models also the NLL in nats per example and in
     bits per dimension, NLL / (D log 2). With labels y (conditional models) the NLL is that of
     log p(x | y), and the accuracy of Bayes' rule, argmax_y log p(x | y), is reported too.
@@ -211,9 +213,11 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
     split the ELBO into ``test_reconstruction`` (-E_q log p(x | z)) and ``test_kl``.
     Adversarial models report each player's loss on x, ``test_loss_<player>`` (with gradients
     on: a gradient penalty differentiates the critic). The model is evaluated in eval mode
-    (no dropout, no training-only noise, no state updated) and left in the mode it was in."""
+    (no dropout, no training-only noise, no state updated) and left in the mode it was in.
+    ``likelihood=False`` leaves out the NLL (the trainer's choice for models whose
+    ``likelihood_in_training`` is False: a diffusion model's bound costs T passes)."""
     with _eval_mode(model):
-        return _evaluate_in_eval_mode(model, x, batch, y)
+        return _evaluate_in_eval_mode(model, x, batch, y, likelihood)
 
 
 @contextlib.contextmanager
@@ -227,7 +231,7 @@ def _eval_mode(model: GenerativeModel) -> Iterator[None]:
 
 
 def _evaluate_in_eval_mode(model: GenerativeModel, x: np.ndarray, batch: int,
-                           y: np.ndarray | None) -> dict[str, float]:  # fmt: skip
+                           y: np.ndarray | None, likelihood: bool) -> dict[str, float]:  # fmt: skip
     def chunks():
         for i in range(0, len(x), batch):
             yield (x[i : i + batch],) if y is None else (x[i : i + batch], y[i : i + batch])
@@ -255,7 +259,7 @@ def _evaluate_in_eval_mode(model: GenerativeModel, x: np.ndarray, batch: int,
                            test_kl=float(np.mean(kl)))  # fmt: skip
         elif hasattr(model, "elbo"):
             metrics["test_elbo"] = mean_of(model.elbo)
-        if model.has_exact_likelihood or bounded:
+        if (model.has_exact_likelihood or bounded) and likelihood:
             nll = -mean_of(model.log_prob)
             metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))
             if hasattr(model, "iwae_bound"):  # then test_nll is an importance-sampled estimate
@@ -289,7 +293,8 @@ class Trainer:
             self.optimizers = {"model": _optimizer(config, list(model.parameters()))}
             self.updates = {"model": 1}
         self.schedules = {name: _schedule(config, opt) for name, opt in self.optimizers.items()}
-        self.ema = optim.EMA(model, config.ema) if config.ema else None
+        decay = config.ema or model.ema_decay
+        self.ema = optim.EMA(model, decay, warmup=True) if decay else None
         self.step = 0
         self.seconds = 0.0
         self.history: list[dict[str, float]] = []
@@ -485,7 +490,8 @@ class Trainer:
 
     def _evaluate(self) -> dict[str, float]:
         labels = _labels_for(self.model, self.data, "test")
-        return evaluate(self.model, self.data.test, self.config.eval_batch, labels)
+        return evaluate(self.model, self.data.test, self.config.eval_batch, labels,
+                        likelihood=self.model.likelihood_in_training)  # fmt: skip
 
     # ------------------------------------------------------------------ checkpoints
     def _write_failed(self, what: str) -> TrainingStopped:

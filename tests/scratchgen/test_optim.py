@@ -151,6 +151,23 @@ def test_ema_average_and_swap():
     np.testing.assert_allclose(layer.weight.data, start + 1.0)
 
 
+def test_ema_warmup_follows_its_rule_and_resumes():
+    """d_k = min(decay, (1 + k) / (10 + k)): 0.1 at the first update, so a short run's average
+    is mostly trained weights; the count of updates survives state_dict."""
+    layer = nn.Linear(2, 1, rng=np.random.default_rng(0))
+    ema = optim.EMA(layer, decay=0.9999, warmup=True)
+    shadow = layer.weight.data.astype(np.float64)
+    for k in range(30):
+        layer.weight.data = layer.weight.data + 1.0
+        d = min(0.9999, (1 + k) / (10 + k))
+        shadow = d * shadow + (1 - d) * layer.weight.data
+        ema.update(layer)
+    np.testing.assert_allclose(ema.shadow["weight"], shadow, rtol=1e-5)
+    again = optim.EMA(layer, decay=0.9999, warmup=True)
+    again.load_state_dict(ema.state_dict())
+    assert again.updates == 30 and again.current_decay() == ema.current_decay() == 31 / 40
+
+
 def test_linear_warmup_then_constant():
     opt = optim.SGD([nn.Parameter(np.ones(1))], lr=1.0)
     schedule = optim.LinearWarmup(opt, warmup_steps=4)

@@ -36,8 +36,8 @@ from scratchgen import samplers
 from scratchgen import score_matching as sm
 from scratchgen.data import DataInfo
 from scratchgen.models.base import GenerativeModel, register
-from scratchgen.models.energy.networks import NoiseConditionalMLP
 from scratchgen.models.signal import from_signal, to_signal
+from scratchgen.nn.time_mlp import NoiseConditionalMLP
 from scratchgen.nn.unet import UNet
 from scratchgen.settings import Positive, Size
 

@@ -1,9 +1,9 @@
 """The energy and score models' networks. Energies E(x) -> (n,): an MLP for vectors and a
 small convolutional network for images, both with Swish (SiLU) activations, as in Du &
 Mordatch 2019 and the public EBM tutorials: smooth activations keep grad_x E smooth, which
-Langevin sampling follows (a ReLU network's input gradient is piecewise constant). For noise
-conditional scores on vectors, an MLP that reads the noise level's sinusoidal features (on
-images NCSN takes the UNet, ``scratchgen.nn.unet``)."""
+Langevin sampling follows (a ReLU network's input gradient is piecewise constant). Noise
+conditional scores use ``scratchgen.nn.time_mlp`` on vectors and ``scratchgen.nn.unet`` on
+images."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen import nn
 from scratchgen.nn import Module
-from scratchgen.nn.layers.embedding import sinusoidal_embedding
 
 
 class MLPEnergy(Module):
@@ -50,23 +49,6 @@ class ConvEnergy(Module):
     def forward(self, x: Tensor) -> Tensor:
         pooled = ad.mean(self.features(x), axis=(2, 3))
         return ad.reshape(self.head(pooled), (x.shape[0],))
-
-
-class NoiseConditionalMLP(Module):
-    """f(x, t) = MLP([x, sinusoids(t)]) through ``hidden`` with SiLU, (n, D) -> (n, D), with
-    t the noise level's position (a number or (n,)) fed to ``sinusoidal_embedding``."""
-
-    def __init__(self, features: int, hidden: Sequence[int], embedding: int, *,
-                 rng: np.random.Generator, dtype: Any) -> None:  # fmt: skip
-        super().__init__()
-        self.embedding = embedding
-        self.net = nn.MLP([features + embedding, *hidden, features], nn.SiLU, rng=rng,
-                          dtype=dtype)  # fmt: skip
-
-    def forward(self, x: Tensor, t: Any) -> Tensor:
-        t = np.broadcast_to(np.asarray(t, np.float64), (x.shape[0],))
-        features = sinusoidal_embedding(t, self.embedding, dtype=x.dtype)
-        return self.net(ad.concatenate([x, features], axis=1))
 
 
 def energy_network(shape: tuple[int, ...], hidden: Sequence[int], filters: int, *,

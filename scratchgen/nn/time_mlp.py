@@ -1,0 +1,33 @@
+"""f(x, t) for vectors: an MLP that reads a noise level's or a diffusion time's sinusoidal
+features beside x, the vector counterpart of the UNet (``scratchgen.nn.unet``) for the score
+and diffusion models on 2-D data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import autodiff as ad
+from autodiff import Tensor
+from scratchgen.nn.layers import MLP, SiLU
+from scratchgen.nn.layers.embedding import sinusoidal_embedding
+from scratchgen.nn.module import Module
+
+
+class NoiseConditionalMLP(Module):
+    """f(x, t) = MLP([x, sinusoids(t)]) through ``hidden`` with SiLU, (n, D) -> (n, D), with
+    t the noise level's position (a number or (n,)) fed to ``sinusoidal_embedding``."""
+
+    def __init__(self, features: int, hidden: Sequence[int], embedding: int, *,
+                 rng: np.random.Generator, dtype: Any) -> None:  # fmt: skip
+        super().__init__()
+        self.embedding = embedding
+        self.net = MLP([features + embedding, *hidden, features], SiLU, rng=rng,
+                   dtype=dtype)  # fmt: skip
+
+    def forward(self, x: Tensor, t: Any) -> Tensor:
+        t = np.broadcast_to(np.asarray(t, np.float64), (x.shape[0],))
+        features = sinusoidal_embedding(t, self.embedding, dtype=x.dtype)
+        return self.net(ad.concatenate([x, features], axis=1))
