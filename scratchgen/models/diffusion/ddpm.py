@@ -30,16 +30,16 @@ SAMPLERS = ("ancestral", "ddim")
 class DDPM(DiffusionModel):
     has_bound = True
 
-    def __init__(self, info: DataInfo, schedule: Literal["linear", "cosine"] = "linear",
+    def __init__(self, info: DataInfo, noise_schedule: Literal["linear", "cosine"] = "linear",
                  timesteps: Size = 1000, parametrization: Literal["eps", "x0", "v"] = "eps",
                  variance: Literal["beta", "posterior"] = "beta",
                  sampler: Literal["ancestral", "ddim"] = "ancestral", ddim_steps: Size = 50,
                  eta: float = 0.0, **hparams: Any) -> None:  # fmt: skip
-        super().__init__(info, schedule=schedule, timesteps=timesteps,
+        super().__init__(info, noise_schedule=noise_schedule, timesteps=timesteps,
                          parametrization=parametrization, variance=variance, sampler=sampler,
                          ddim_steps=ddim_steps, eta=eta, **hparams)  # fmt: skip
         # the schedule is arithmetic on the settings, not a parameter: no average touches it
-        self.schedule = diffusion.NoiseSchedule(schedule, timesteps)
+        self.schedule = diffusion.NoiseSchedule(noise_schedule, timesteps)
 
     def predict(self, x_t: Tensor, t: np.ndarray) -> Tensor:
         """f_theta(x_t, t): the parametrisation's prediction at step index t (n,)."""
