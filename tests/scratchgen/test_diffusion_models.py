@@ -27,7 +27,7 @@ def toy_ddpm():
 
 @pytest.fixture(scope="module")
 def toy_sde():
-    model = models.create("score_sde", TOY.info, steps=200, hidden=[64, 64, 64])
+    model = models.create("score_sde", TOY.info, sample_steps=200, hidden=[64, 64, 64])
     train.fit(model, TOY, **FIT)
     return model
 
@@ -134,7 +134,7 @@ IMAGE_SAMPLERS = [("ddpm", ["ancestral", "ddim"]),
 @pytest.mark.parametrize("name,samplers", IMAGE_SAMPLERS)
 def test_image_models_sample_the_datas_levels_by_every_sampler(name, samplers):
     digits = data.load("digits")
-    steps = {"ddpm": {"timesteps": 40}, "score_sde": {"steps": 10}}[name]
+    steps = {"ddpm": {"timesteps": 40}, "score_sde": {"sample_steps": 10}}[name]
     model = models.create(name, digits.info, channels=8, multipliers=[1, 2], groups=4, **steps)
     train.fit(model, digits, steps=2, batch_size=8, progress=False)
     for sampler in samplers:

@@ -51,12 +51,12 @@ class ScoreSDE(DiffusionModel):
                  beta_min: Positive = 0.1, beta_max: Positive = 20.0,
                  sigma_min: Positive = 0.01, sigma_max: Positive = 50.0,
                  sampler: Literal["pc", "euler_maruyama", "ode", "heun"] = "pc",
-                 steps: Size = 1000, snr: Positive = 0.16, corrector_steps: Size = 1,
+                 sample_steps: Size = 1000, snr: Positive = 0.16, corrector_steps: Size = 1,
                  rtol: Positive = 1e-5, atol: Positive = 1e-5, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, sde=sde, beta_min=beta_min, beta_max=beta_max,
-                         sigma_min=sigma_min, sigma_max=sigma_max, sampler=sampler, steps=steps,
-                         snr=snr, corrector_steps=corrector_steps, rtol=rtol, atol=atol,
-                         **hparams)  # fmt: skip
+                         sigma_min=sigma_min, sigma_max=sigma_max, sampler=sampler,
+                         sample_steps=sample_steps, snr=snr, corrector_steps=corrector_steps,
+                         rtol=rtol, atol=atol, **hparams)  # fmt: skip
         self.sde = (diffusion.VESDE(sigma_min, sigma_max) if sde == "ve"
                     else diffusion.SDES[sde](beta_min, beta_max))  # fmt: skip
 
@@ -115,10 +115,11 @@ class ScoreSDE(DiffusionModel):
                steps: int | None = None, return_trajectory: bool = False) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"pc"``
         (reverse diffusion + Langevin at the settings' snr), ``"euler_maruyama"``, ``"ode"``
-        (RK45 at the settings' tolerances) or ``"heun"``; ``steps`` for all but the ODE;
-        with ``return_trajectory`` also the states in the model's space."""
+        (RK45 at the settings' tolerances) or ``"heun"``; ``steps`` (the settings'
+        ``sample_steps`` unless given) for all but the ODE; with ``return_trajectory`` also
+        the states in the model's space."""
         h = self.hparams
-        sampler, steps = sampler or h["sampler"], steps or h["steps"]
+        sampler, steps = sampler or h["sampler"], steps or h["sample_steps"]
         if sampler not in SAMPLERS:
             raise ValueError(f"score_sde: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, sde, traj = (n, *self.info.shape), self.sde, return_trajectory
