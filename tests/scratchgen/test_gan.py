@@ -344,18 +344,23 @@ def test_bigan_players_and_their_losses():
 
 def test_bigan_learns_an_encoder_that_inverts_its_generator():
     """Donahue et al. 2017, theorem 2: at the optimum E = G^-1. On a 2-D Gaussian with a 2-D
-    code, after 1500 steps G(E(x)) lies within 0.4 of the distance between two unrelated test
-    points (measured: 0.29 against 1.39), though no loss asks for reconstructions."""
+    code, after 800 steps G(E(x)) lies within 0.4 of the distance between two unrelated test
+    points in the median of three seeds, though no loss asks for reconstructions. One run is
+    a game that can stall (on numpy 2.4, seeds 0-5 gave ratios 0.28, 0.29, 0.15, 0.20, 0.45,
+    0.54; untrained, 1.1-1.2), so a single seed's pass depends on the platform's rounding."""
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((6000, 2)) * [1.0, 0.5] + [1.0, -1.0]).astype(np.float32)
     dataset = data.from_array(x, kind="continuous")
-    model = models.create("bigan", dataset.info, latent=2, hidden=[64, 64])
-    train.fit(model, dataset, progress=False, steps=1500, batch_size=128, eval_every=10**9,
-              lr_d=1e-3, lr_g=1e-3)  # fmt: skip
     test = dataset.test
-    reconstruction = np.linalg.norm(test - model.reconstruct(test), axis=1).mean()
     unrelated = np.linalg.norm(test - test[::-1], axis=1).mean()
-    assert reconstruction < 0.4 * unrelated
+    ratios = []
+    for seed in range(3):
+        model = models.create("bigan", dataset.info, latent=2, hidden=[64, 64], seed=seed)
+        train.fit(model, dataset, progress=False, steps=800, batch_size=128, eval_every=10**9,
+                  lr_d=1e-3, lr_g=1e-3)  # fmt: skip
+        reconstruction = np.linalg.norm(test - model.reconstruct(test), axis=1).mean()
+        ratios.append(reconstruction / unrelated)
+    assert np.median(ratios) < 0.4, ratios
     assert model.encode(test).shape == (len(test), 2)
 
 
