@@ -112,6 +112,9 @@ def variational_bound(schedule: NoiseSchedule, eps_fn: EpsFn, x0: Array,
     of [-1, 1], whose total bounds the discrete -log P(x), or ``"gaussian"``,
     -log N(x_0; mu, sigma_1^2), whose total bounds a continuous -log p(x). It costs T calls
     of eps_fn on the n examples."""
+    if decoder not in ("discretized", "gaussian"):
+        raise ValueError(f"variational_bound: decoder must be 'discretized' or 'gaussian', "
+                         f"got {decoder!r}")  # fmt: skip
     x0 = np.asarray(x0, np.float64)
     n, sigma2 = len(x0), reverse_variance(schedule, variance)
 
@@ -136,10 +139,7 @@ def variational_bound(schedule: NoiseSchedule, eps_fn: EpsFn, x0: Array,
     mean, std = reverse_mean(x_1, t), np.sqrt(sigma2[0])
     if decoder == "discretized":
         nll_0 = -discretized_gaussian_log_likelihood(x0, mean, std, bins)
-    elif decoder == "gaussian":
-        nll_0 = _per_example(0.5 * ((x0 - mean) / std) ** 2 + np.log(std) + 0.5 * np.log(2 * np.pi))
     else:
-        raise ValueError(f"variational_bound: decoder must be 'discretized' or 'gaussian', "
-                         f"got {decoder!r}")  # fmt: skip
+        nll_0 = _per_example(0.5 * ((x0 - mean) / std) ** 2 + np.log(std) + 0.5 * np.log(2 * np.pi))
     return {"prior": prior, "diffusion": diffusion, "decoder": nll_0,
             "total": prior + diffusion + nll_0}  # fmt: skip

@@ -80,6 +80,17 @@ class SDE:
         """The mean m(t) x_0 (x0's shape) and the std s(t) (n,) of p_0t(x_t | x_0)."""
         raise NotImplementedError
 
+    def kernel(self, t: Any) -> tuple[Array, Array]:
+        """m(t) and s(t), one each per time: the kernel's scale and std."""
+        t = np.atleast_1d(np.asarray(t, np.float64))
+        mean, std = self.marginal(np.ones((len(t), 1)), t)
+        return mean[:, 0], std
+
+    def corrector_alpha(self, t: Array, dt: float) -> Array:
+        """alpha in the Langevin corrector's step (Song et al. 2021, algorithm 5): 1, and for
+        VP and sub-VP the discrete step's 1 - beta_i."""
+        return np.ones_like(t)
+
     def marginal_sample(self, x0: Array, t: Any, rng: np.random.Generator) -> tuple[Array, Array]:
         """x_t ~ p_0t(. | x_0) and the noise z with x_t = m x_0 + s z."""
         mean, std = self.marginal(x0, t)
@@ -160,6 +171,9 @@ class VPSDE(SDE):
         over [t - dt, t]. Song et al.'s code takes beta(t) dt, its first order, which exceeds 1
         (and breaks the sampler) for steps longer than 1 / beta_max = 0.05."""
         return -np.expm1(self.integrated_beta(np.maximum(t - dt, 0)) - self.integrated_beta(t))
+
+    def corrector_alpha(self, t: Array, dt: float) -> Array:
+        return 1 - self.discrete_beta(t, dt)
 
     def discretize(self, x: Array, t: Any, dt: float) -> tuple[Array, Array]:
         """DDPM's step x' = sqrt(1 - beta_i) x + sqrt(beta_i) z, as an increment

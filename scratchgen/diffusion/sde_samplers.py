@@ -27,7 +27,7 @@ import numpy as np
 from scipy import integrate
 
 from scratchgen.diffusion.run import Run, start
-from scratchgen.diffusion.sde import SDE, VPSDE, _column
+from scratchgen.diffusion.sde import SDE, _column
 
 Array = np.ndarray
 ScoreFn = Callable[[Array, Array], Array]
@@ -84,7 +84,7 @@ def langevin_correction(sde: SDE, run: Run, x: Array, t: Array, dt: float, snr: 
     Returns (x', its mean)."""
     s = run(x, t)
     z = rng.standard_normal(x.shape)
-    alpha = 1 - sde.discrete_beta(t[:1], dt)[0] if isinstance(sde, VPSDE) else 1.0
+    alpha = float(sde.corrector_alpha(t[:1], dt)[0])
     step = 2 * alpha * (snr * _norms(z).mean() / max(_norms(s).mean(), 1e-300)) ** 2
     mean = x + step * s
     return mean + np.sqrt(2 * step) * z, mean

@@ -44,8 +44,8 @@ class _NoisedData:
         """score_fn(x, t) = grad log p_t(x) exactly, for the SDE's kernel."""
 
         def score_fn(x: Array, t: Array) -> Array:
-            m, s = sde.marginal(np.ones((len(x), 1)), t)
-            return self.noised_score(x, m[:, 0], s)
+            m, s = sde.kernel(sde.times(t, len(x)))
+            return self.noised_score(x, m, s)
 
         return score_fn
 

@@ -1,6 +1,6 @@
 """f(x, t) for vectors: an MLP that reads a noise level's or a diffusion time's sinusoidal
 features beside x, the vector counterpart of the UNet (``scratchgen.nn.unet``) for the score
-and diffusion models on 2-D data."""
+and diffusion models on 2-D data; ``noise_conditional_network`` picks one or the other."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from autodiff import Tensor
 from scratchgen.nn.layers import MLP, SiLU
 from scratchgen.nn.layers.embedding import sinusoidal_embedding
 from scratchgen.nn.module import Module
+from scratchgen.nn.unet import UNet
 
 
 class NoiseConditionalMLP(Module):
@@ -31,3 +32,17 @@ class NoiseConditionalMLP(Module):
         t = np.broadcast_to(np.asarray(t, np.float64), (x.shape[0],))
         features = sinusoidal_embedding(t, self.embedding, dtype=x.dtype)
         return self.net(ad.concatenate([x, features], axis=1))
+
+
+def noise_conditional_network(shape: tuple[int, ...], hidden: Sequence[int], embedding: int,
+                              channels: int, multipliers: Sequence[int], res_blocks: int,
+                              attention: Sequence[int] | None, groups: int, *,
+                              rng: np.random.Generator, dtype: Any) -> Module:  # fmt: skip
+    """f(x, t) for examples of ``shape``: the UNet for images (C, H, W), with ``channels``,
+    ``multipliers``, ``res_blocks``, ``attention`` and ``groups``; else the MLP through
+    ``hidden`` with ``embedding`` sinusoidal features of t."""
+    if len(shape) == 3:
+        C, H, W = shape
+        return UNet(C, (H, W), channels, multipliers, res_blocks, attention or (), groups=groups,
+                    rng=rng, dtype=dtype)  # fmt: skip
+    return NoiseConditionalMLP(int(np.prod(shape)), hidden, embedding, rng=rng, dtype=dtype)

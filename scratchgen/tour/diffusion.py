@@ -13,7 +13,6 @@ from scratchgen.tour.report import SectionReport
 from scratchgen.tour.section import Section, dataset
 
 NETWORK = dict(hidden=[128, 128, 128])
-FRAMES = 30
 
 
 def exact_score_check(rng: np.random.Generator) -> dict[str, float]:
@@ -47,14 +46,13 @@ def run(report: SectionReport, seed: int, quick: bool) -> None:
 
     moons = dataset("two_moons")
     steps = 10 if quick else 1500
-    fit = dict(progress=False, steps=steps, batch_size=256, lr=3e-3, schedule="cosine",
-               seed=seed, eval_every=10**9)  # fmt: skip
+    config = dict(steps=steps, batch_size=256, lr=3e-3, schedule="cosine", seed=seed,
+                  eval_every=10**9)  # fmt: skip
     rng = np.random.default_rng(seed)
 
     ddpm = models.create("ddpm", moons.info, seed=seed, timesteps=200 if quick else 1000,
                          **NETWORK)  # fmt: skip
-    trainer = train.Trainer(ddpm, moons, train.TrainConfig.from_dict(
-        {k: v for k, v in fit.items() if k != "progress"}), progress=False)  # fmt: skip
+    trainer = train.Trainer(ddpm, moons, train.TrainConfig(**config), progress=False)
     trainer.fit()
     with trainer.ema.applied(ddpm):
         ancestral, trajectory = ddpm.sample(1000, rng, return_trajectory=True)
@@ -63,7 +61,7 @@ def run(report: SectionReport, seed: int, quick: bool) -> None:
                f"{ddpm.schedule.T}-step reverse chain and by 20 steps of DDIM")  # fmt: skip
 
     sde_model = models.create("score_sde", moons.info, seed=seed, **NETWORK)
-    train.fit(sde_model, moons, **fit)
+    train.fit(sde_model, moons, progress=False, **config)
     started = time.perf_counter()
     test = moons.test[: 50 if quick else 1000]
     nll = -float(np.mean(sde_model.log_prob(test).data))
@@ -93,10 +91,9 @@ def run(report: SectionReport, seed: int, quick: bool) -> None:
     fig.tight_layout()
     report.figure(fig, "diffusion.png", "A DDPM's samples (ancestral and DDIM) and a score "
                   "SDE's exact density on two moons")  # fmt: skip
-    every = max(1, (len(trajectory) - 1) // FRAMES)
-    frames = [x[:600] for x in trajectory[::every]]
-    report.animation(frames, "reverse_process.gif", "DDPM's reverse process: noise to two moons",
-                     fps=8, extent=(-2.5, 3, -2.5, 2.5))  # fmt: skip
+    report.trajectory_animation(trajectory, "reverse_process.gif",
+                                "DDPM's reverse process: noise to two moons", fps=8,
+                                extent=(-2.5, 3, -2.5, 2.5))  # fmt: skip
 
 
 SECTION = Section(

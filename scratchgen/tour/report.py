@@ -45,6 +45,13 @@ class SectionReport:
         viz.trajectory_gif(frames, self.out / name, **options)
         self._shown(name, caption)
 
+    def trajectory_animation(self, trajectory: Any, name: str, caption: str, frames: int = 30,
+                             chains: int = 600, **options: Any) -> None:  # fmt: skip
+        """``animation`` of about ``frames`` evenly spaced states of a sampler's trajectory
+        (steps + 1, n, 2), the first ``chains`` chains of each."""
+        every = max(1, (len(trajectory) - 1) // frames)
+        self.animation([x[:chains] for x in trajectory[::every]], name, caption, **options)
+
     def _shown(self, name: str, caption: str) -> None:
         self.figures.append((name, caption))
         self.say(f"wrote {self.out / name}")

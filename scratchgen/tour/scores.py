@@ -14,7 +14,6 @@ from scratchgen.tour.section import Section, dataset
 
 NCSN_SETTINGS = dict(sigma_max=None, sigma_min=0.05, levels=10, hidden=[128, 128])
 EPS, STEPS_PER_LEVEL = 1e-3, 100
-FRAMES = 30
 
 # Song & Ermon 2019, section 3.2.2: p = 1/5 N((-5, -5), I) + 4/5 N((5, 5), I), chains from
 # uniform noise on [-8, 8]^2, eps = 0.1, T = 100 at ten levels from 20 down to 1.
@@ -97,9 +96,7 @@ def run(report: SectionReport, seed: int, quick: bool) -> None:
     fig.tight_layout()
     report.figure(fig, "scores.png", "An NCSN's annealed samples and score field on eight "
                   "Gaussians; plain against annealed Langevin on a 1:4 mixture")  # fmt: skip
-    every = max(1, (len(trajectory) - 1) // FRAMES)
-    frames = [x[:600] for x in trajectory[::every]]
-    report.animation(frames, "annealed_langevin.gif",
+    report.trajectory_animation(trajectory, "annealed_langevin.gif",
                      "Annealed Langevin carrying N(0, sigma_1^2 I) noise to the eight Gaussians",
                      fps=8, extent=(-4, 4, -4, 4))  # fmt: skip
 

@@ -120,7 +120,7 @@ def test_ema_samples_are_no_worse_than_the_weights():
 
 
 def test_training_evaluations_leave_the_costly_likelihood_to_eval():
-    model = models.create("ddpm", TOY.info, timesteps=20 * 2)
+    model = models.create("ddpm", TOY.info, timesteps=40)
     fitted = train.fit(model, TOY, steps=3, batch_size=16, progress=False)
     assert "test_loss" in fitted and "test_nll" not in fitted
     scored = train.evaluate(model, TOY.test[:50])

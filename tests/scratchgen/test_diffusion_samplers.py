@@ -114,8 +114,8 @@ def exact_model_log_prob(data, sde, x, eps):
     """log p(x) for the probability-flow ODE of Gaussian data with its own prior: the flow is
     linear, x(T) = m_T mu + U diag(sqrt(c_T / c_eps)) U^T (x - m_eps mu) with c = m^2 lambda +
     s^2 along Sigma's eigenvectors U, so log p(x) = log prior(x(T)) + sum 1/2 log(c_T / c_eps)."""
-    (m_eps,), (s_eps,) = (a.ravel() for a in sde.marginal(np.ones((1, 1)), eps))
-    (m_T,), (s_T,) = (a.ravel() for a in sde.marginal(np.ones((1, 1)), sde.T))
+    (m_eps,), (s_eps,) = sde.kernel(eps)
+    (m_T,), (s_T,) = sde.kernel(sde.T)
     lam, U = data.eigenvalues, data.eigenvectors
     ratio = (m_T**2 * lam + s_T**2) / (m_eps**2 * lam + s_eps**2)
     x_T = m_T * data.mean + ((x - m_eps * data.mean) @ U * np.sqrt(ratio)) @ U.T

@@ -14,8 +14,7 @@ from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.models.base import GenerativeModel
 from scratchgen.models.signal import from_signal, to_signal
-from scratchgen.nn.time_mlp import NoiseConditionalMLP
-from scratchgen.nn.unet import UNet
+from scratchgen.nn.time_mlp import noise_conditional_network
 from scratchgen.settings import Size
 
 TIME_SCALE = 1000.0  # the network reads t in [0, 1000]: a discrete step's index, or 1000 t
@@ -42,13 +41,9 @@ class DiffusionModel(GenerativeModel):
                          **hparams)  # fmt: skip
         rng = np.random.default_rng([self.hparams["seed"], 6])
         self.image = len(info.shape) == 3
-        if self.image:
-            C, H, W = info.shape
-            self.net = UNet(C, (H, W), channels, multipliers, res_blocks, attention or (),
-                            groups=groups, rng=rng, dtype=self.dtype)  # fmt: skip
-        else:
-            self.net = NoiseConditionalMLP(info.dims, self.hparams["hidden"], embedding, rng=rng,
-                                           dtype=self.dtype)  # fmt: skip
+        self.net = noise_conditional_network(info.shape, self.hparams["hidden"], embedding,
+                                             channels, multipliers, res_blocks, attention, groups,
+                                             rng=rng, dtype=self.dtype)  # fmt: skip
 
     def signal(self, x: Any) -> np.ndarray:
         """Data -> the model's space (images onto [-1, 1]), in the model's dtype."""

@@ -62,8 +62,7 @@ class ScoreSDE(DiffusionModel):
 
     # ------------------------------------------------------------------ the score
     def _std(self, t: np.ndarray, like: Any) -> np.ndarray:
-        _, s = self.sde.marginal(np.ones((len(t), 1)), t)
-        return _column(s, like)
+        return _column(self.sde.kernel(t)[1], like)
 
     def score_tensor(self, x: Tensor, t: np.ndarray) -> Tensor:
         """s_theta(x, t) = -f_theta(x, t) / s(t), differentiable in x and the weights."""

@@ -37,8 +37,7 @@ from scratchgen import score_matching as sm
 from scratchgen.data import DataInfo
 from scratchgen.models.base import GenerativeModel, register
 from scratchgen.models.signal import from_signal, to_signal
-from scratchgen.nn.time_mlp import NoiseConditionalMLP
-from scratchgen.nn.unet import UNet
+from scratchgen.nn.time_mlp import noise_conditional_network
 from scratchgen.settings import Positive, Size
 
 DISTANCE_SUBSET = 2000  # training points over which technique 1 takes its largest distance
@@ -91,13 +90,9 @@ class NCSN(GenerativeModel):
                          **hparams)  # fmt: skip
         rng = np.random.default_rng([self.hparams["seed"], 5])
         self.image = len(info.shape) == 3
-        if self.image:
-            C, H, W = info.shape
-            self.net = UNet(C, (H, W), channels, multipliers, res_blocks, attention or (),
-                            groups=groups, rng=rng, dtype=self.dtype)  # fmt: skip
-        else:
-            self.net = NoiseConditionalMLP(info.dims, self.hparams["hidden"], embedding,
-                                           rng=rng, dtype=self.dtype)  # fmt: skip
+        self.net = noise_conditional_network(info.shape, self.hparams["hidden"], embedding,
+                                             channels, multipliers, res_blocks, attention, groups,
+                                             rng=rng, dtype=self.dtype)  # fmt: skip
         self.gamma = technique_2_ratio(info.dims) if levels is None else None
         # sigma_1, kept with the model because technique 1 reads it off the data
         self.register_buffer("sigma_1", np.array(sigma_max or 1.0, dtype=np.float64))
