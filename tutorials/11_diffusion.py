@@ -25,7 +25,8 @@ import os
 import matplotlib.pyplot as plt
 import numpy as np
 
-from scratchgen import data, diffusion, metrics, models, train
+import autodiff as ad
+from scratchgen import data, diffusion, metrics, models, optim, train
 from scratchgen.diffusion.targets import GaussianData, GaussianMixtureData
 
 QUICK = os.environ.get("SCRATCHGEN_QUICK") == "1"
@@ -91,6 +92,39 @@ for variance in ("beta", "posterior"):
     print(f"sigma^2 = {variance:9s}: E L_vlb = {bound['total'].mean():.3f} nats "
           f"(+- {bound['total'].std() / np.sqrt(len(x0)):.3f}), exact NLL "
           f"{-standard.log_prob(x0).mean():.3f}")  # fmt: skip
+
+# %% [markdown]
+# ### Learning the variance
+#
+# Nichol & Dhariwal (2021) let the network choose: a second output v interpolates the two
+# choices in log space, log sigma_t^2 = (v + 1) / 2 log beta_t + (1 - v) / 2 log beta~_t
+# (eq. 15), and the loss becomes L_hybrid = L_simple + lambda L_vlb (eq. 16) with the mean
+# held fixed inside L_vlb, so that the bound trains only v. Here the mean is exact and v is a
+# table v[t], started at -1 (beta~_t); for N(0, I) data the true reverse variance is beta_t,
+# so v should climb to 1 wherever the two choices differ (the first few steps; later
+# log beta_t and log beta~_t nearly agree and the bound hardly cares what v is).
+
+# %%
+forty = diffusion.NoiseSchedule("linear", 40)
+exact_eps = standard.schedule_eps(forty)
+table = ad.Tensor(np.full((forty.T, 1), -1.0), requires_grad=True)
+adam = optim.Adam([table], lr=0.03)
+
+
+def exact_mean_learned_v(x_t, t):
+    v = ad.one_hot(t, forty.T, np.float64) @ table
+    return ad.Tensor(exact_eps(x_t.data, t)), v * ad.Tensor(np.ones(x_t.shape))
+
+
+for _ in range(150 if QUICK else 400):
+    loss = diffusion.hybrid_loss(exact_mean_learned_v, standard.sample(1024, rng), forty, rng,
+                                 weight=1.0)  # fmt: skip
+    adam.zero_grad()
+    loss.backward()
+    adam.step()
+gap = np.log(forty.betas) - forty.posterior_log_variance
+print("log beta - log beta~ :", np.round(gap[:8], 2))
+print("learned v[t]         :", np.round(table.data[:8, 0], 2))
 
 # %% [markdown]
 # ## 3. DDIM: the same marginals, fewer steps

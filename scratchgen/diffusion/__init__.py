@@ -4,10 +4,13 @@ DDIM, the VP / sub-VP / VE SDEs with their reverse-time samplers, and the probab
 ODE's exact likelihood."""
 
 from scratchgen.diffusion.discrete_samplers import ddim, ddim_encode, ddpm_ancestral
+from scratchgen.diffusion.hybrid import decoder_nll, hybrid_loss, vlb_term
 from scratchgen.diffusion.likelihood import finite_difference_divergence, ode_log_likelihood
 from scratchgen.diffusion.objectives import (
     discretized_gaussian_log_likelihood,
     gaussian_kl,
+    learned_log_variance,
+    reverse_parameters,
     reverse_variance,
     simple_loss,
     variational_bound,
@@ -23,8 +26,9 @@ from scratchgen.diffusion.sde_samplers import (
 
 __all__ = [
     "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE", "ddim",
-    "ddim_encode", "ddpm_ancestral", "discretized_gaussian_log_likelihood", "euler_maruyama",
-    "finite_difference_divergence", "gaussian_kl", "ode_log_likelihood", "predictor_corrector",
-    "probability_flow_heun", "probability_flow_ode", "reverse_variance", "simple_loss",
-    "variational_bound",
+    "ddim_encode", "ddpm_ancestral", "decoder_nll", "discretized_gaussian_log_likelihood",
+    "euler_maruyama", "finite_difference_divergence", "gaussian_kl", "hybrid_loss",
+    "learned_log_variance", "ode_log_likelihood", "predictor_corrector", "probability_flow_heun",
+    "probability_flow_ode", "reverse_parameters", "reverse_variance", "simple_loss",
+    "variational_bound", "vlb_term",
 ]  # fmt: skip

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchgen.diffusion.objectives import EpsFn, Variance, reverse_variance
+from scratchgen.diffusion.objectives import EpsFn, Variance, reverse_parameters
 from scratchgen.diffusion.run import Run, start
 from scratchgen.diffusion.schedule import NoiseSchedule
 
@@ -44,14 +44,19 @@ def ddpm_ancestral(schedule: NoiseSchedule, eps_fn: EpsFn, shape: Any, rng: np.r
     written here as the posterior mean mu~_t(x0_hat, x_t) at x0_hat = (x_t - sqrt(1 -
     alpha_bar_t) eps_theta) / sqrt(alpha_bar_t), the same number, which lets ``clip`` bound
     x0_hat (to (-1, 1) for images, as the paper's code does). sigma_t^2 = beta_t by default
-    (``variance="posterior"``: beta~_t). T calls of eps_fn."""
+    (``variance="posterior"``: beta~_t; ``"learned"``: eps_fn returns (eps, log sigma_t^2),
+    Nichol & Dhariwal 2021). T calls of eps_fn."""
     x = start(shape, rng, "ddpm_ancestral", x_T=x_T)
     run, n = Run(eps_fn, x, "ddpm_ancestral", return_trajectory), len(x)
-    sigma = np.sqrt(reverse_variance(schedule, variance))
     for index in reversed(range(schedule.T)):
         t = np.full(n, index)
-        mean, _ = schedule.posterior(_x0_hat(schedule, run(x, t), x, t, clip), x, t)
-        x = mean + sigma[index] * rng.standard_normal(x.shape) if index > 0 else mean
+        eps, log_variance = reverse_parameters(schedule, variance, run(x, t), x, t,
+                                               "ddpm_ancestral")  # fmt: skip
+        mean, _ = schedule.posterior(_x0_hat(schedule, eps, x, t, clip), x, t)
+        if index > 0:
+            x = mean + np.exp(0.5 * log_variance) * rng.standard_normal(x.shape)
+        else:
+            x = mean
         run.keep(x)
     return run.result(x, return_trajectory, return_nfe)
 

@@ -14,7 +14,10 @@ and eps predicted, L_{t-1} is a weighted ||eps - eps_theta||^2 (eq. 12); droppin
 gives L_simple (eq. 14), the loss Ho et al. train with.
 
 sigma_t^2 is beta_t (``variance="beta"``) or beta~_t (``"posterior"``), the two choices of
-section 3.2, with beta~_1 = 0 replaced by beta~_2 as in the paper's code.
+section 3.2, with beta~_1 = 0 replaced by beta~_2 as in the paper's code, or ``"learned"``:
+the network's own interpolation between their logs (Nichol & Dhariwal 2021, "Improved DDPM",
+eq. 15), trained by the hybrid loss of ``scratchgen.diffusion.hybrid``. A noise predictor for
+a learned variance returns the pair (eps_theta, log sigma_t^2), each of x_t's shape.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ from scipy import special
 
 import autodiff as ad
 from autodiff import Tensor
+from scratchgen.diffusion.run import Run
 from scratchgen.diffusion.schedule import NoiseSchedule
 
 Array = np.ndarray
-EpsFn = Callable[[Array, Array], Array]
-Variance = Literal["beta", "posterior"]
+EpsFn = Callable[[Array, Array], Any]  # an array eps, or (eps, log_variance) when learned
+Variance = Literal["beta", "posterior", "learned"]
+VARIANCES = ("beta", "posterior", "learned")
 
 
 def reverse_variance(schedule: NoiseSchedule, variance: Variance = "posterior") -> Array:
@@ -40,7 +45,34 @@ def reverse_variance(schedule: NoiseSchedule, variance: Variance = "posterior") 
         return schedule.betas
     if variance == "posterior":
         return np.exp(schedule.posterior_log_variance)
-    raise ValueError(f"diffusion: variance must be 'beta' or 'posterior', got {variance!r}")
+    if variance == "learned":
+        raise ValueError("diffusion: a learned variance comes from the network, not the schedule")
+    raise ValueError(f"diffusion: variance must be one of {VARIANCES}, got {variance!r}")
+
+
+def learned_log_variance(schedule: NoiseSchedule, v: Any, t: Array) -> Any:
+    """log sigma_t^2 = frac log beta_t + (1 - frac) log beta~_t with frac = (v + 1) / 2
+    (Nichol & Dhariwal 2021, eq. 15, as their code scales it), elementwise in the network's
+    output v (an ndarray or a Tensor, n first), v = -1 giving beta~_t and v = 1 beta_t."""
+    shape = (len(t),) + (1,) * (len(v.shape) - 1)
+    log_beta = np.log(schedule.betas)[t].reshape(shape).astype(v.dtype)
+    log_tilde = schedule.posterior_log_variance[t].reshape(shape).astype(v.dtype)
+    return (v + 1) * ((log_beta - log_tilde) / 2) + log_tilde
+
+
+def reverse_parameters(schedule: NoiseSchedule, variance: Variance, out: Any, x_t: Array,
+                       t: Array, name: str) -> tuple[Array, Array]:  # fmt: skip
+    """(eps_theta, log sigma_t^2), each of x_t's shape, from what an eps_fn returned: eps
+    alone under a fixed variance, the pair under ``"learned"``."""
+    if variance == "learned":
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise ValueError(f"{name}: with variance='learned' eps_fn must return the pair "
+                             f"(eps, log_variance)")  # fmt: skip
+        return out
+    if isinstance(out, tuple):
+        raise ValueError(f"{name}: eps_fn returned a pair; pass variance='learned' to use it")
+    log_variance = np.log(reverse_variance(schedule, variance))[t]
+    return out, np.broadcast_to(log_variance.reshape((-1,) + (1,) * (x_t.ndim - 1)), x_t.shape)
 
 
 def simple_loss(predict: Callable[[Tensor, Array], Any], x0: Array, schedule: NoiseSchedule,
@@ -110,20 +142,21 @@ def variational_bound(schedule: NoiseSchedule, eps_fn: EpsFn, x0: Array,
     ``diffusion`` sum_{t>=2} L_{t-1} (one draw of x_t per step), ``decoder`` L_0, and
     ``total``. The decoder is the discretised Gaussian of eq. 13 for data on ``bins`` levels
     of [-1, 1], whose total bounds the discrete -log P(x), or ``"gaussian"``,
-    -log N(x_0; mu, sigma_1^2), whose total bounds a continuous -log p(x). It costs T calls
-    of eps_fn on the n examples."""
+    -log N(x_0; mu, sigma_1^2), whose total bounds a continuous -log p(x). With
+    ``variance="learned"`` eps_fn returns (eps, log sigma_t^2). It costs T calls of eps_fn on
+    the n examples."""
     if decoder not in ("discretized", "gaussian"):
         raise ValueError(f"variational_bound: decoder must be 'discretized' or 'gaussian', "
                          f"got {decoder!r}")  # fmt: skip
     x0 = np.asarray(x0, np.float64)
-    n, sigma2 = len(x0), reverse_variance(schedule, variance)
+    n, run = len(x0), Run(eps_fn, x0, "variational_bound", trajectory=False)
 
-    def reverse_mean(x_t: Array, t: Array) -> Array:
-        eps = np.asarray(eps_fn(x_t, t), np.float64)
-        if eps.shape != x_t.shape:
-            raise ValueError(f"variational_bound: eps_fn must return {x_t.shape}, got {eps.shape}")
+    def reverse_step(x_t: Array, t: Array) -> tuple[Array, Array]:
+        """The mean and variance of p_theta(x_{t-1} | x_t)."""
+        eps, log_variance = reverse_parameters(schedule, variance, run(x_t, t), x_t, t,
+                                               "variational_bound")  # fmt: skip
         x0_hat, _ = schedule.to_x0_eps(eps, x_t, t)
-        return schedule.posterior(x0_hat, x_t, t)[0]
+        return schedule.posterior(x0_hat, x_t, t)[0], np.exp(log_variance)
 
     last = np.full(n, schedule.T - 1)
     mean_T, std_T = schedule.q_mean_std(x0, last)
@@ -133,10 +166,11 @@ def variational_bound(schedule: NoiseSchedule, eps_fn: EpsFn, x0: Array,
         t = np.full(n, index)
         x_t = schedule.q_sample(x0, t, rng.standard_normal(x0.shape))
         true_mean, true_var = schedule.posterior(x0, x_t, t)
-        diffusion += gaussian_kl(true_mean, true_var, reverse_mean(x_t, t), sigma2[index])
+        diffusion += gaussian_kl(true_mean, true_var, *reverse_step(x_t, t))
     t = np.zeros(n, dtype=np.int64)
     x_1 = schedule.q_sample(x0, t, rng.standard_normal(x0.shape))
-    mean, std = reverse_mean(x_1, t), np.sqrt(sigma2[0])
+    mean, sigma2 = reverse_step(x_1, t)
+    std = np.sqrt(sigma2)
     if decoder == "discretized":
         nll_0 = -discretized_gaussian_log_likelihood(x0, mean, std, bins)
     else:

@@ -1,7 +1,9 @@
 """What every diffusion sampler shares: it calls a plain function of ndarrays, checks what comes
 back, counts the calls (the number of function evaluations, NFE, that few-step samplers are
 compared by), keeps the states when a trajectory is asked for, and returns x, then the
-trajectory (steps + 1 states, the start included), then the NFE, as asked."""
+trajectory (steps + 1 states, the start included), then the NFE, as asked. A function may
+return one array or a tuple of them (a mean's and a variance's parameters), each of the
+chains' shape."""
 
 from __future__ import annotations
 
@@ -35,13 +37,16 @@ class Run:
         self.fn, self.name, self.nfe = fn, name, 0
         self.states = [x.copy()] if trajectory else None
 
-    def __call__(self, x: Array, t: Array) -> Array:
+    def __call__(self, x: Array, t: Array) -> Any:
         self.nfe += 1
-        out = np.asarray(self.fn(x, t), dtype=np.float64)
-        if out.shape != x.shape:
-            raise ValueError(f"{self.name}: the function must return the chains' shape "
-                             f"{x.shape}, got {out.shape}")  # fmt: skip
-        return out
+        out = self.fn(x, t)
+        parts = tuple(np.asarray(part, dtype=np.float64)
+                      for part in (out if isinstance(out, tuple) else (out,)))  # fmt: skip
+        for part in parts:
+            if part.shape != x.shape:
+                raise ValueError(f"{self.name}: the function must return the chains' shape "
+                                 f"{x.shape}, got {part.shape}")  # fmt: skip
+        return parts if isinstance(out, tuple) else parts[0]
 
     def keep(self, x: Array) -> None:
         if self.states is not None:

@@ -43,7 +43,12 @@ class DiffusionModel(GenerativeModel):
         self.image = len(info.shape) == 3
         self.net = noise_conditional_network(info.shape, self.hparams["hidden"], embedding,
                                              channels, multipliers, res_blocks, attention, groups,
-                                             rng=rng, dtype=self.dtype)  # fmt: skip
+                                             outputs=self.network_outputs(), rng=rng,
+                                             dtype=self.dtype)  # fmt: skip
+
+    def network_outputs(self) -> int:
+        """How many maps of the data's shape the network returns (its settings are known)."""
+        return 1
 
     def signal(self, x: Any) -> np.ndarray:
         """Data -> the model's space (images onto [-1, 1]), in the model's dtype."""

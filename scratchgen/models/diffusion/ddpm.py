@@ -1,6 +1,8 @@
 """The denoising diffusion probabilistic model (Ho, Jain & Abbeel 2020): a network f_theta(x_t,
 t) trained by L_simple (eq. 14) to predict the noise eps (or x_0, or v: Salimans & Ho 2022),
-sampled by the reverse chain (algorithm 2) or by DDIM on a subsequence of the steps (Song,
+or, with ``variance="learned"``, also the reverse variances, by Nichol & Dhariwal's hybrid
+loss L_simple + lambda L_vlb (2021, eq. 16; lambda is the setting ``vlb_weight``), sampled by
+the reverse chain (algorithm 2) or by DDIM on a subsequence of the steps (Song,
 Meng & Ermon 2021), with log_prob the negative variational bound -L_vlb (eq. 5): a lower
 bound on log P(x), flagged by ``has_bound``, for images through the discretised decoder on
 the data's own levels (eq. 13), so that it is a probability's log and bits/dim compare with
@@ -14,12 +16,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+import autodiff as ad
 from autodiff import Tensor
 from scratchgen import diffusion
 from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.diffusion.base import DiffusionModel
-from scratchgen.settings import Size
+from scratchgen.settings import NonNegative, Size
 
 SAMPLERS = ("ancestral", "ddim")
 
@@ -32,37 +35,79 @@ class DDPM(DiffusionModel):
 
     def __init__(self, info: DataInfo, noise_schedule: Literal["linear", "cosine"] = "linear",
                  timesteps: Size = 1000, parametrization: Literal["eps", "x0", "v"] = "eps",
-                 variance: Literal["beta", "posterior"] = "beta",
+                 variance: Literal["beta", "posterior", "learned"] = "beta",
+                 vlb_weight: NonNegative = 0.001,
                  sampler: Literal["ancestral", "ddim"] = "ancestral", ddim_steps: Size = 50,
                  eta: float = 0.0, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, noise_schedule=noise_schedule, timesteps=timesteps,
-                         parametrization=parametrization, variance=variance, sampler=sampler,
-                         ddim_steps=ddim_steps, eta=eta, **hparams)  # fmt: skip
+                         parametrization=parametrization, variance=variance,
+                         vlb_weight=vlb_weight, sampler=sampler, ddim_steps=ddim_steps, eta=eta,
+                         **hparams)  # fmt: skip
         # the schedule is arithmetic on the settings, not a parameter: no average touches it
         self.schedule = diffusion.NoiseSchedule(noise_schedule, timesteps)
 
-    def predict(self, x_t: Tensor, t: np.ndarray) -> Tensor:
-        """f_theta(x_t, t): the parametrisation's prediction at step index t (n,)."""
-        return self.network(x_t, t)
+    @property
+    def learned(self) -> bool:
+        return self.hparams["variance"] == "learned"
+
+    def network_outputs(self) -> int:
+        return 2 if self.learned else 1
+
+    def predict(self, x_t: Tensor, t: np.ndarray) -> Any:
+        """f_theta(x_t, t): the parametrisation's prediction at step index t (n,), and with a
+        learned variance the pair (prediction, v of Nichol & Dhariwal's eq. 15)."""
+        out = self.network(x_t, t)
+        if not self.learned:
+            return out
+        half = self.info.shape[0]  # the channels of an image, the numbers of a vector
+        return out[:, :half], out[:, half:]
+
+    def eps_and_log_variance(self, x_t: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(eps_theta(x_t, t), log sigma_t^2) as ndarrays, whatever the network predicts;
+        the log-variance is the settings' fixed one unless it is learned."""
+        with ad.no_grad():
+            out = self.predict(Tensor(np.asarray(x_t, self.dtype)), t)
+        prediction, v = out if self.learned else (out, None)
+        prediction = prediction.data.astype(np.float64)
+        eps = self.schedule.to_x0_eps(prediction, x_t, t, self.hparams["parametrization"])[1]
+        if v is None:
+            return diffusion.reverse_parameters(self.schedule, self.hparams["variance"], eps,
+                                                x_t, t, "ddpm")  # fmt: skip
+        return eps, diffusion.learned_log_variance(self.schedule, v.data.astype(np.float64), t)
 
     def eps(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
         """eps_theta(x_t, t) as an ndarray, whatever the network predicts."""
-        prediction = self.network_array(x_t, t)
-        return self.schedule.to_x0_eps(prediction, x_t, t, self.hparams["parametrization"])[1]
+        return self.eps_and_log_variance(x_t, t)[0]
+
+    def _bins(self) -> int | None:
+        """The decoder's levels: the data's own, or None (a density) for vectors."""
+        if self.info.kind == "continuous":
+            return None
+        return 2 if self.info.kind == "binary" else self.info.levels or 256
 
     def loss(self, x: Any, y: Any = None) -> Tensor:
-        """L_simple: the mean squared error of the prediction at a uniform step (eq. 14)."""
+        """L_simple, the mean squared error of the prediction at a uniform step (eq. 14), or
+        with a learned variance L_hybrid (Nichol & Dhariwal eq. 16)."""
+        h = self.hparams
+        if self.learned:
+            return diffusion.hybrid_loss(self.predict, self.signal(x), self.schedule, self.rng,
+                                         h["vlb_weight"], self._bins(),
+                                         h["parametrization"])  # fmt: skip
         return diffusion.simple_loss(self.predict, self.signal(x), self.schedule, self.rng,
-                                     self.hparams["parametrization"])  # fmt: skip
+                                     h["parametrization"])  # fmt: skip
+
+    def _reverse_fn(self) -> Any:
+        """What the bound and the ancestral chain call: eps, or (eps, log sigma^2)."""
+        return self.eps_and_log_variance if self.learned else self.eps
 
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """-L_vlb per example, in nats: a lower bound on log P(x) (discrete data, decoder on
         the data's levels) or on log p(x) (vectors, a Gaussian decoder). T network passes."""
-        levels = 2 if self.info.kind == "binary" else self.info.levels
-        decoder = "gaussian" if self.info.kind == "continuous" else "discretized"
-        bound = diffusion.variational_bound(self.schedule, self.eps, self.signal(x), self.rng,
-                                            decoder=decoder, bins=levels or 256,
-                                            variance=self.hparams["variance"])  # fmt: skip
+        bins = self._bins()
+        bound = diffusion.variational_bound(
+            self.schedule, self._reverse_fn(), self.signal(x), self.rng,
+            decoder="gaussian" if bins is None else "discretized", bins=bins or 256,
+            variance=self.hparams["variance"])  # fmt: skip
         return Tensor(-bound["total"])
 
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
@@ -78,8 +123,9 @@ class DDPM(DiffusionModel):
             raise ValueError(f"ddpm: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, clip = (n, *self.info.shape), ((-1.0, 1.0) if self.image else None)
         if sampler == "ancestral":
-            out = diffusion.ddpm_ancestral(self.schedule, self.eps, shape, rng, h["variance"],
-                                           clip, return_trajectory=return_trajectory)  # fmt: skip
+            out = diffusion.ddpm_ancestral(self.schedule, self._reverse_fn(), shape, rng,
+                                           h["variance"], clip,
+                                           return_trajectory=return_trajectory)  # fmt: skip
         else:
             steps = steps or min(h["ddim_steps"], self.schedule.T)  # a short chain's whole
             out = diffusion.ddim(self.schedule, self.eps, shape, rng, steps,
