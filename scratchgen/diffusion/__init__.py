@@ -23,12 +23,13 @@ from scratchgen.diffusion.sde_samplers import (
     probability_flow_heun,
     probability_flow_ode,
 )
+from scratchgen.diffusion.vp_bridge import score_from_eps, vp_sde_for
 
 __all__ = [
     "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE", "ddim",
     "ddim_encode", "ddpm_ancestral", "decoder_nll", "discretized_gaussian_log_likelihood",
     "euler_maruyama", "finite_difference_divergence", "gaussian_kl", "hybrid_loss",
     "learned_log_variance", "ode_log_likelihood", "predictor_corrector", "probability_flow_heun",
-    "probability_flow_ode", "reverse_parameters", "reverse_variance", "simple_loss",
-    "variational_bound", "vlb_term",
+    "probability_flow_ode", "reverse_parameters", "reverse_variance", "score_from_eps",
+    "simple_loss", "variational_bound", "vlb_term", "vp_sde_for",
 ]  # fmt: skip
