@@ -10,8 +10,17 @@
   the 17 levels) and the VP model through the ODE on uniformly dequantised data (Hutchinson's
   trace, one probe per example), beside PixelCNN's 1.868 and the flows' table; FID and KID of
   359 samples with the scratchgen digits network.
+* ``mnist``: one DDPM (T = 1000, linear schedule, eps) trained for ``--minutes`` of wall
+  clock, then sampled from its EMA weights by every sampler: ancestral, DDIM at 10, 50 and
+  100 steps, and through ``score_from_eps`` as the VP SDE's score, predictor-corrector and the
+  probability-flow ODE (RK45 and Heun); FID, KID, precision and recall of ``--samples``
+  samples against as many test images with the scratchgen MNIST network, with each sampler's
+  function evaluations and seconds; FID against evaluations (``docs/diffusion_mnist_fid.png``),
+  samples (``docs/diffusion_mnist.png``) and the reverse chain (``docs/diffusion_mnist.gif``).
+  The run folder (``--out``) keeps the checkpoint: run again to sample without training.
 
-Each row is printed as JSON. Run: python -m benchmarks.diffusion toys|digits [--steps N]
+Each row is printed as JSON. Run: python -m benchmarks.diffusion toys|digits [--steps N], or
+python -m benchmarks.diffusion mnist [--minutes M] [--samples N] [--out runs/diffusion-mnist]
 """
 
 from __future__ import annotations
@@ -21,10 +30,12 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from scratchgen import data, metrics, models, train, viz
+from benchmarks.budget import seconds_per_step, steps_for
+from scratchgen import data, diffusion, metrics, models, train, viz
 from scratchgen.data import toy2d
 from scratchgen.evaluation import score_samples
 
@@ -33,6 +44,10 @@ ROWS = {"ddpm": ("ddpm", {}), "VP": ("score_sde", {"sde": "vp"}),
         "sub-VP": ("score_sde", {"sde": "subvp"}), "VE": ("score_sde", {"sde": "ve"})}  # fmt: skip
 TOY_TRAINING = {"batch_size": 256, "lr": 3e-3, "schedule": "cosine", "eval_every": 10**9}
 DIGITS_NETWORK = {"channels": 32, "multipliers": [1, 2], "embedding": 32, "groups": 8}
+MNIST_NETWORK = {"channels": 32, "multipliers": [1, 2], "groups": 8}  # 28, 14 pixels; no attention
+MNIST_TRAINING = {"batch_size": 64, "lr": 1e-3, "schedule": "cosine", "warmup": 200,
+                  "eval_every": 10**9, "checkpoint_every": 250}  # fmt: skip
+MNIST_SAMPLERS = ("ancestral", "ddim 10", "ddim 50", "ddim 100", "pc 100", "heun 50", "ode")
 
 
 def _print(row: dict) -> None:
@@ -98,15 +113,103 @@ def digits(steps: int, folder: Path) -> None:
     print(f"wrote {folder / 'diffusion_digits.png'}")
 
 
+def _trained_mnist_ddpm(minutes: float, out: Path) -> tuple[Any, train.Trainer]:
+    """The DDPM of the MNIST table, trained for about ``minutes`` into ``out``, or loaded
+    from there (and trained on to its step count) when a checkpoint exists."""
+    dataset = data.load("mnist")
+    config_path = out / "budget.json"
+    if config_path.exists():
+        steps = json.loads(config_path.read_text())["steps"]
+    else:
+        per_step = seconds_per_step("ddpm", dataset, MNIST_NETWORK, MNIST_TRAINING["batch_size"],
+                                    MNIST_TRAINING["lr"])  # fmt: skip
+        steps = steps_for(minutes, per_step)
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps({"steps": steps, "seconds_per_step": per_step}))
+        print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
+    model = models.create("ddpm", dataset.info, **MNIST_NETWORK)
+    trainer = train.Trainer(model, dataset, train.TrainConfig(steps=steps, **MNIST_TRAINING),
+                            out=out, progress=True)  # fmt: skip
+    if (out / "checkpoint.npz").exists():
+        trainer.load(out)
+    trainer.fit()
+    return model, trainer
+
+
+def _mnist_sample(model: Any, sampler: str, n: int, rng: np.random.Generator) -> tuple[Any, int]:
+    """(samples as levels, function evaluations) of one of ``MNIST_SAMPLERS``."""
+    name, _, steps = sampler.partition(" ")
+    if name == "ancestral":
+        return model.sample(n, rng, "ancestral"), model.schedule.T
+    if name == "ddim":
+        return model.sample(n, rng, "ddim", steps=int(steps)), int(steps)
+    sde = diffusion.vp_sde_for(model.schedule)
+    score, shape = diffusion.score_from_eps(model.schedule, model.eps), (n, *model.info.shape)
+    if name == "pc":
+        x, nfe = diffusion.predictor_corrector(sde, score, shape, rng, int(steps), snr=0.16,
+                                               return_nfe=True)  # fmt: skip
+    elif name == "heun":
+        x, nfe = diffusion.probability_flow_heun(sde, score, shape, rng, int(steps),
+                                                 return_nfe=True)  # fmt: skip
+    else:
+        x, nfe = diffusion.probability_flow_ode(sde, score, shape, rng, rtol=1e-3, atol=1e-3,
+                                                return_nfe=True)  # fmt: skip
+    return model.from_signal(x), nfe
+
+
+def mnist(minutes: float, n: int, out: Path, folder: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    dataset = data.load("mnist")
+    model, trainer = _trained_mnist_ddpm(minutes, out)
+    rows, pictures = [], []
+    with trainer.ema.applied(model):
+        for sampler in MNIST_SAMPLERS:
+            rng = np.random.default_rng(0)
+            started = time.perf_counter()
+            samples, nfe = _mnist_sample(model, sampler, n, rng)
+            seconds = time.perf_counter() - started
+            scores = score_samples(samples, dataset, ["fid", "kid", "pr"], rng, progress=False)
+            rows.append({"data": "mnist", "sampler": sampler, "nfe": nfe,
+                         "sampling_seconds": round(seconds, 1), "train_steps": trainer.step,
+                         "train_seconds": round(trainer.seconds), **scores})  # fmt: skip
+            _print(rows[-1])
+            pictures.append(samples[:16])
+        _, trajectory = model.sample(16, np.random.default_rng(1), return_trajectory=True)
+    (out / "results.json").write_text(json.dumps(rows))
+    title = f"one DDPM on MNIST, a row per sampler: {', '.join(MNIST_SAMPLERS)}"
+    viz.image_grid(np.concatenate(pictures), levels=dataset.info.levels, columns=16,
+                   path=folder / "diffusion_mnist.png", title=title)  # fmt: skip
+    frames = [np.clip((x + 1) / 2, 0, 1) for x in trajectory[::25]] + [(trajectory[-1] + 1) / 2]
+    titles = [f"t = {model.schedule.T - 25 * i}" for i in range(len(frames) - 1)] + ["x_0"]
+    viz.trajectory_gif(frames, folder / "diffusion_mnist.gif", fps=8, titles=titles)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fid_key = next(k for k in rows[0] if k.startswith("fid_"))
+    for row in rows:
+        ax.scatter(row["nfe"], row[fid_key], label=row["sampler"])
+    ax.set(xscale="log", xlabel="function evaluations", ylabel=f"FID ({n} samples)",
+           title="One DDPM on MNIST: FID against evaluations")  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "diffusion_mnist_fid.png", dpi=90)
+    print(f"wrote {folder / 'diffusion_mnist.png'}, .gif and _fid.png")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=("toys", "digits"))
+    parser.add_argument("table", choices=("toys", "digits", "mnist"))
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--minutes", type=float, default=35.0, help="mnist: training budget")
+    parser.add_argument("--samples", type=int, default=256, help="mnist: samples per sampler")
+    parser.add_argument("--out", type=Path, default=Path("runs/diffusion-mnist"))
+    parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.figures.mkdir(parents=True, exist_ok=True)
+    if args.table == "mnist":
+        mnist(args.minutes, args.samples, args.out, args.figures)
+        return
     steps = args.steps or {"toys": 2000, "digits": 4000}[args.table]
-    (toys if args.table == "toys" else digits)(steps, args.out)
+    (toys if args.table == "toys" else digits)(steps, args.figures)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 import autodiff as ad
+from benchmarks.budget import seconds_per_step, steps_for
 from scratchgen import data, models, train
 
 TOYS = ("eight_gaussians", "two_moons", "checkerboard", "rings")
@@ -147,24 +147,10 @@ def mnist(name: str, minutes: float, out: Path) -> None:
     the time of 10 steps after 3 of warm-up), then score the whole test set."""
     dataset = data.load("mnist")
     registered, settings, batch, lr = MNIST[name]
-    probe = models.create(registered, dataset.info, **settings)
-    train_y, test_y = (dataset.train_labels, dataset.test_labels) if probe.conditional else (
-        None, None)  # fmt: skip
-    probe.initialize(dataset.train, np.random.default_rng(0))
-    from scratchgen import optim
-
-    optimizer = optim.Adam(list(probe.parameters()), lr)
-    for step in range(13):
-        if step == 3:
-            start = time.perf_counter()
-        rows = slice(step * batch, (step + 1) * batch)
-        loss = probe.loss(dataset.train[rows], None if train_y is None else train_y[rows])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    per_step = (time.perf_counter() - start) / 10
-    steps = int(minutes * 60 / per_step)
+    per_step = seconds_per_step(registered, dataset, settings, batch, lr)
+    steps = steps_for(minutes, per_step)
     model = models.create(registered, dataset.info, **settings)
+    test_y = dataset.test_labels if model.conditional else None
     fitted = train.fit(model, dataset, out=out, progress=False, steps=steps, batch_size=batch,
                        lr=lr, schedule="cosine", warmup=200, clip=100.0, eval_every=10**9,
                        checkpoint_every=500)  # fmt: skip
