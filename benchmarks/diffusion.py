@@ -44,7 +44,7 @@ ROWS = {"ddpm": ("ddpm", {}), "VP": ("score_sde", {"sde": "vp"}),
         "sub-VP": ("score_sde", {"sde": "subvp"}), "VE": ("score_sde", {"sde": "ve"})}  # fmt: skip
 TOY_TRAINING = {"batch_size": 256, "lr": 3e-3, "schedule": "cosine", "eval_every": 10**9}
 DIGITS_NETWORK = {"channels": 32, "multipliers": [1, 2], "embedding": 32, "groups": 8}
-MNIST_NETWORK = {"channels": 32, "multipliers": [1, 2], "groups": 8}  # 28, 14 pixels; no attention
+MNIST_NETWORK = {"channels": 16, "multipliers": [1, 2], "groups": 8}  # 28, 14 pixels; no attention
 MNIST_TRAINING = {"batch_size": 64, "lr": 1e-3, "schedule": "cosine", "warmup": 200,
                   "eval_every": 10**9, "checkpoint_every": 250}  # fmt: skip
 MNIST_SAMPLERS = ("ancestral", "ddim 10", "ddim 50", "ddim 100", "pc 100", "heun 50", "ode")
