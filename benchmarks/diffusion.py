@@ -5,7 +5,8 @@
   sampled from the EMA weights: the KL gap test NLL - H(data), through the ODE for the SDE
   models (exact trace) and through the variational bound for DDPM (an upper bound, so its
   "KL" is one too); W2 between 2000 samples and 2000 held-out points; samples
-  (``docs/diffusion_toys.png``).
+  (``docs/diffusion_toys.png``) and each toy's DDPM reverse chain
+  (``docs/diffusion_toys_reverse.gif``).
 * ``digits``: the 17-level digits in bits/dim, DDPM through its bound (discretised decoder on
   the 17 levels) and the VP model through the ODE on uniformly dequantised data (Hutchinson's
   trace, one probe per example), beside PixelCNN's 1.868 and the flows' table; FID and KID of
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ def toys(steps: int, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(len(ROWS), len(TOYS), figsize=(3 * len(TOYS), 3 * len(ROWS)))
+    chains = {}  # each toy's DDPM reverse chain, for the GIF
     for column, name in enumerate(TOYS):
         dataset, entropy = data.load(name), _entropy(name)
         test = dataset.test[:2000]
@@ -76,6 +79,11 @@ def toys(steps: int, folder: Path) -> None:
                 nll = -float(np.mean(model.log_prob(test).data))
                 likelihood_seconds = time.perf_counter() - started
                 samples = model.sample(2000, np.random.default_rng(1))
+                if kind == "ddpm":
+                    _, trajectory = model.sample(1000, np.random.default_rng(2),
+                                                 return_trajectory=True)  # fmt: skip
+                    chains[name] = list(trajectory[::40]) + [trajectory[-1]]
+                    T = len(trajectory) - 1
             _print({"data": name, "model": label, "steps": steps, "seconds": fitted["seconds"],
                     "test_nll": nll, "kl": nll - entropy, "entropy": entropy,
                     "likelihood_seconds": round(likelihood_seconds, 1),
@@ -83,7 +91,11 @@ def toys(steps: int, folder: Path) -> None:
             viz.scatter(samples, ax=axes[row, column], title=f"{label}, {name}")
     fig.tight_layout()
     fig.savefig(folder / "diffusion_toys.png", dpi=70)
-    print(f"wrote {folder / 'diffusion_toys.png'}")
+    frames = len(chains[TOYS[0]]) - 1  # every 40th of the T + 1 states, and x_0
+    titles = [f"DDPM's reverse chain, t = {T - 40 * i}" for i in range(frames)]
+    viz.trajectory_gif(chains, folder / "diffusion_toys_reverse.gif", fps=6,
+                       extent=(-4.5, 4.5, -4.5, 4.5), titles=[*titles, "x_0"])  # fmt: skip
+    print(f"wrote {folder / 'diffusion_toys.png'} and diffusion_toys_reverse.gif")
 
 
 def digits(steps: int, folder: Path) -> None:
@@ -129,7 +141,7 @@ def _trained_mnist_ddpm(minutes: float, out: Path) -> tuple[Any, train.Trainer]:
         print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
     model = models.create("ddpm", dataset.info, **MNIST_NETWORK)
     trainer = train.Trainer(model, dataset, train.TrainConfig(steps=steps, **MNIST_TRAINING),
-                            out=out, progress=True)  # fmt: skip
+                            out=out, progress=sys.stderr.isatty())  # fmt: skip
     if (out / "checkpoint.npz").exists():
         trainer.load(out)
     trainer.fit()
