@@ -185,7 +185,7 @@ def feature_network(dataset_name: str, recipe: Recipe | None = None,
                              features=recipe.features, seed=recipe.seed)  # fmt: skip
     network.name, network.heads = f"scratchgen_{dataset_name}", heads
     path = _cache_path(dataset_name, recipe)
-    if path.with_suffix(".npz").exists():
+    if path.with_suffix(".json").exists():  # written last: the weights are complete
         network.load_state_dict(load_arrays(path.with_suffix(".npz")))
         record = load_json(path.with_suffix(".json"))
     else:
