@@ -5,7 +5,7 @@
                      [--resume]
     scratchgen sample DIR [--n N] [--seed S] [--temperature T] --out FILE.npy|FILE.png
     scratchgen eval DIR [--data DATASET|FILE] [--metrics NAME ...] [--samples N] [--seed S]
-    scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--list]
+    scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--workers N] [--list]
 
 A run folder holds checkpoint.npz, trainer.json, config.json, metrics.json, metrics.jsonl,
 samples.npy and samples.png (and samples.txt for text). Exit status:
@@ -82,6 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
     tour.add_argument("--quick", action="store_true", help="a few steps only (for tests)")
     tour.add_argument("--only", nargs="+", metavar="SECTION", help="run these sections only")
     tour.add_argument("--list", action="store_true", help="name the sections and stop")
+    tour.add_argument("--workers", type=int, default=None,
+                      help="sections run side by side (default: one per core; 1: in order, in "
+                      "this process)")  # fmt: skip
     return parser
 
 
@@ -394,7 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.list:
                 print(tour.section_list())
             else:
-                tour.run_tour(args.out, seed=args.seed, quick=args.quick, only=args.only)
+                tour.run_tour(args.out, seed=args.seed, quick=args.quick, only=args.only,
+                              workers=args.workers)  # fmt: skip
         return 0
     except TrainingStopped as error:
         print(f"scratchgen: training stopped: {error}", file=sys.stderr)

@@ -72,6 +72,6 @@ SECTION = Section(
     summary="Exact likelihoods by the chain rule: a PixelCNN samples and completes digits, a "
     "Transformer learns a grammar whose entropy rate is known.",
     tutorial="03_autoregressive.py",
-    budget=45,
+    budget=65,
     run=run,
 )

@@ -102,6 +102,6 @@ SECTION = Section(
     summary="A DDPM on two moons by its reverse chain and by 20 DDIM steps; a score SDE's "
     "exact likelihood through the ODE; every sampler checked on a Gaussian's exact score.",
     tutorial="11_diffusion.py",
-    budget=30,
+    budget=50,
     run=run,
 )

@@ -82,6 +82,6 @@ SECTION = Section(
     summary="An energy network trained by CD with short-run Langevin from a replay buffer, its "
     "density normalised on a grid; an RBM with its exact log-likelihood.",
     tutorial="09_energy_models.py",
-    budget=12,
+    budget=22,
     run=run,
 )

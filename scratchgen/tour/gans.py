@@ -65,6 +65,6 @@ SECTION = Section(
     summary="Likelihood-free learning: three objectives on eight Gaussians, scored "
     "by modes captured and sample quality; a class-conditional DCGAN on the digits.",
     tutorial="08_gans.py",
-    budget=25,
+    budget=45,
     run=run,
 )

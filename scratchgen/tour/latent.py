@@ -82,6 +82,6 @@ SECTION = Section(
     summary="Bounds beside importance-sampled likelihoods on the binary digits, in nats per "
     "image; EM's closed-form steps on the eight Gaussians.",
     tutorial="04_latent_variables.py",
-    budget=35,
+    budget=62,
     run=run,
 )

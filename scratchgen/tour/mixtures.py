@@ -52,6 +52,6 @@ SECTION = Section(
     summary="A 16-component Gaussian mixture per toy density; KL(p_data || p_model) is measured "
     "exactly as test NLL - H(p_data).",
     tutorial="02_maximum_likelihood.py",
-    budget=10,
+    budget=20,
     run=run,
 )

@@ -17,17 +17,20 @@ from typing import Any
 
 @dataclass
 class SectionReport:
-    """What one section of the tour produced. Sections call ``say`` for each line they print,
-    ``figure`` for each picture, and fill ``metrics`` (result name -> figures by name)."""
+    """What one section of the tour produced. Sections call ``say`` for each line they print
+    (``echo``: at once; a worker process keeps them for the parent to print), ``figure`` for
+    each picture, and fill ``metrics`` (result name -> figures by name)."""
 
     out: Path
     lines: list[str] = field(default_factory=list)
     figures: list[tuple[str, str]] = field(default_factory=list)  # (file name, caption)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    echo: bool = True
 
     def say(self, line: str) -> None:
-        print(f"  {line}")
+        if self.echo:
+            print(f"  {line}")
         self.lines.append(line)
 
     def figure(self, fig: Any, name: str, caption: str, dpi: int = 90) -> None:
@@ -89,16 +92,19 @@ pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 .over { color: #b00; }"""
 
 
-def write_page(out: Path, sections: list[tuple[Any, SectionReport]], seed: int,
-               quick: bool) -> Path:  # fmt: skip
-    """index.html for the sections that ran, in order; returns its path."""
+def write_page(out: Path, sections: list[tuple[Any, SectionReport]], seed: int, quick: bool,
+               seconds: float, workers: int) -> Path:  # fmt: skip
+    """index.html for the sections that ran, in order, in ``seconds`` on ``workers``
+    processes; returns its path."""
     total = sum(report.seconds for _, report in sections)
+    side_by_side = (f", {workers} at a time: their own times add up to {total:.0f} s"
+                    if workers > 1 else "")  # fmt: skip
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>scratchgen tour</title>',
         f"<style>{STYLE}</style></head><body>",
         "<h1>scratchgen tour</h1>",
-        f"<p>{len(sections)} sections in {total:.0f} s (seed {seed}"
+        f"<p>{len(sections)} sections in {seconds:.0f} s{side_by_side} (seed {seed}"
         f"{', quick: a few steps each' if quick else ''}), written "
         f"{html.escape(time.strftime('%Y-%m-%d %H:%M'))}. Every section below is reproduced by "
         "its command; its tutorial derives what it shows.</p><ul>",

@@ -107,6 +107,6 @@ SECTION = Section(
     summary="Denoising score matching at ten noise levels on eight Gaussians; with exact "
     "scores, annealed Langevin weighs two far-apart modes right where plain Langevin does not.",
     tutorial="10_score_matching.py",
-    budget=13,
+    budget=20,
     run=run,
 )

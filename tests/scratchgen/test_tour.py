@@ -1,7 +1,10 @@
 """The tour as a report: its sections, their budgets, and the page, opened in a real browser
 where one exists."""
 
+import contextlib
+import io
 import json
+import math
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,10 +16,17 @@ from tests.scratchgen.headless import Page, find_browser
 
 
 @pytest.fixture(scope="module")
-def quick_tour(tmp_path_factory):
-    out = tmp_path_factory.mktemp("tour")
-    assert main(["tour", "--quick", "--out", str(out)]) == 0
-    return out
+def quick_run(tmp_path_factory):
+    """The whole tour, quick, two sections at a time: its folder and what it printed."""
+    out, printed = tmp_path_factory.mktemp("tour"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["tour", "--quick", "--workers", "2", "--out", str(out)]) == 0
+    return out, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick_tour(quick_run):
+    return quick_run[0]
 
 
 def pictures(folder):
@@ -79,11 +89,44 @@ def test_only_runs_the_named_sections_and_list_names_them(tmp_path, capsys):
     assert "no tour section nope; the sections are engine" in capsys.readouterr().err
 
 
+def test_side_by_side_each_section_prints_whole_under_its_title(quick_run):
+    out, printed = quick_run
+    blocks = printed.split("scratchgen tour: ")[1:]
+    titles = [block.split("\n", 1)[0] for block in blocks]
+    assert sorted(titles[:-1]) == sorted(s.title for s in tour.SECTIONS)
+    assert titles[-1].startswith(f"{len(tour.SECTIONS)} sections in ")
+    assert titles[-1].endswith(" s on 2 processes")
+    for block in blocks[:-1]:  # the lines of one section only, all indented
+        lines = block.rstrip("\n").split("\n")[1:]
+        assert lines and all(line.startswith("  ") for line in lines)
+    engine = next(b for b in blocks if b.startswith("The autodiff engine"))
+    assert f"wrote {out / 'tour.png'}" in engine and "gallery.png" not in engine
+
+
+def test_the_numbers_are_the_same_in_one_process_and_in_workers_up_to_rounding(tmp_path):
+    found = {}
+    for workers in (1, 2):
+        out = tmp_path / str(workers)
+        assert main(["tour", "--quick", "--only", "engine", "mixtures", "--workers", str(workers),
+                     "--out", str(out)]) == 0  # fmt: skip
+        found[workers] = json.loads((out / "metrics.json").read_text())
+    assert list(found[1]) == list(found[2]) and len(found[1]) > 1
+    for result, values in found[1].items():
+        for name, value in values.items():
+            if name != "seconds":
+                assert math.isclose(value, found[2][result][name], rel_tol=1e-3), (result, name)
+
+
+def test_the_tour_refuses_fewer_than_one_worker(capsys):
+    assert main(["tour", "--quick", "--only", "engine", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "scratchgen: the tour needs at least one worker, not 0\n"
+
+
 def test_the_sections_fit_the_tour_budget_with_room_for_the_families_to_come():
     names = [s.name for s in tour.SECTIONS]
     assert len(set(names)) == len(names)
     spent = sum(s.budget for s in tour.SECTIONS) + sum(tour.RESERVED.values())
-    assert spent <= tour.TOUR_BUDGET
+    assert spent <= tour.SHARED_SECONDS < 2 * tour.TOUR_BUDGET
     tutorials = Path(tour.__file__).parents[2] / "tutorials"
     assert all(s.budget > 0 and (tutorials / s.tutorial).exists() for s in tour.SECTIONS)
 
