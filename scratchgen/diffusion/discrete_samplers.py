@@ -32,6 +32,19 @@ def _x0_hat(schedule: NoiseSchedule, eps: Array, x: Array, t: Array,
     return x0 if clip is None else np.clip(x0, *clip)
 
 
+def ancestral_step(schedule: NoiseSchedule, run: Run, x: Array, index: int,
+                   variance: Variance, clip: tuple[float, float] | None,
+                   rng: np.random.Generator) -> Array:  # fmt: skip
+    """One step of ``ddpm_ancestral``, from x_t at ``index`` (step t = index + 1) to x_{t-1};
+    one call of eps_fn, and one draw of z unless this is the last step."""
+    t = np.full(len(x), index)
+    eps, log_variance = reverse_parameters(schedule, variance, run(x, t), x, t, run.name)
+    mean, _ = schedule.posterior(_x0_hat(schedule, eps, x, t, clip), x, t)
+    if index == 0:
+        return mean
+    return mean + np.exp(0.5 * log_variance) * rng.standard_normal(x.shape)
+
+
 def ddpm_ancestral(schedule: NoiseSchedule, eps_fn: EpsFn, shape: Any, rng: np.random.Generator,
                    variance: Variance = "beta", clip: tuple[float, float] | None = None,
                    x_T: Array | None = None, return_trajectory: bool = False,
@@ -47,16 +60,9 @@ def ddpm_ancestral(schedule: NoiseSchedule, eps_fn: EpsFn, shape: Any, rng: np.r
     (``variance="posterior"``: beta~_t; ``"learned"``: eps_fn returns (eps, log sigma_t^2),
     Nichol & Dhariwal 2021). T calls of eps_fn."""
     x = start(shape, rng, "ddpm_ancestral", x_T=x_T)
-    run, n = Run(eps_fn, x, "ddpm_ancestral", return_trajectory), len(x)
+    run = Run(eps_fn, x, "ddpm_ancestral", return_trajectory)
     for index in reversed(range(schedule.T)):
-        t = np.full(n, index)
-        eps, log_variance = reverse_parameters(schedule, variance, run(x, t), x, t,
-                                               "ddpm_ancestral")  # fmt: skip
-        mean, _ = schedule.posterior(_x0_hat(schedule, eps, x, t, clip), x, t)
-        if index > 0:
-            x = mean + np.exp(0.5 * log_variance) * rng.standard_normal(x.shape)
-        else:
-            x = mean
+        x = ancestral_step(schedule, run, x, index, variance, clip, rng)
         run.keep(x)
     return run.result(x, return_trajectory, return_nfe)
 
