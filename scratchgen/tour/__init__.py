@@ -94,16 +94,16 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
-def _run_section(name: str, out: Path, seed: int, quick: bool,
-                 echo: bool) -> tuple[str, SectionReport]:  # fmt: skip
+def _run_section(section: Section, out: Path, seed: int, quick: bool,
+                 echo: bool) -> tuple[Section, SectionReport]:  # fmt: skip
     report = SectionReport(out, echo=echo)
     start = time.perf_counter()
-    next(s for s in SECTIONS if s.name == name).run(report, seed, quick)
+    section.run(report, seed, quick)
     report.seconds = time.perf_counter() - start
-    return name, report
+    return section, report
 
 
-def _run_in_worker(task: tuple[str, Path, int, bool]) -> tuple[str, SectionReport]:
+def _run_in_worker(task: tuple[Section, Path, int, bool]) -> tuple[Section, SectionReport]:
     """A section in a worker, off its main thread: there the trainer takes no signals (only a
     main thread can), so the parent's ``terminate`` (SIGTERM) ends the worker at once instead
     of asking its training to stop at the end of a step. The parent prints the lines."""
@@ -142,25 +142,25 @@ def _one_thread_each() -> Iterator[None]:
 
 
 def _reports(sections: list[Section], out: Path, seed: int, quick: bool,
-             workers: int) -> Iterator[tuple[str, SectionReport]]:  # fmt: skip
+             workers: int) -> Iterator[tuple[Section, SectionReport]]:  # fmt: skip
     """Each section's report as it finishes: in this process, in the tour's order, or in
     ``workers`` fresh processes (spawned, as on every platform), the largest budget first."""
     if workers == 1:
         for section in sections:
-            print(f"scratchgen tour: {section.title}")
-            yield _run_section(section.name, out, seed, quick, echo=True)
+            print(f"scratchgen tour: {section.title}", flush=True)
+            yield _run_section(section, out, seed, quick, echo=True)
         return
     longest_first = sorted(sections, key=lambda s: s.budget, reverse=True)
-    tasks = [(s.name, out, seed, quick) for s in longest_first]
+    tasks = [(s, out, seed, quick) for s in longest_first]
     context = multiprocessing.get_context("spawn")
     with _one_thread_each():
         pool = context.Pool(workers, initializer=_start_worker)
     try:
-        for name, report in pool.imap_unordered(_run_in_worker, tasks):
-            print(f"scratchgen tour: {next(s.title for s in sections if s.name == name)}")
-            print("\n".join(f"  {line}" for line in report.lines))
+        for section, report in pool.imap_unordered(_run_in_worker, tasks):
+            print(f"scratchgen tour: {section.title}")
+            print("\n".join(f"  {line}" for line in report.lines), flush=True)
             report.echo = True
-            yield name, report
+            yield section, report
     finally:  # by an error or Ctrl-C too
         pool.terminate()
         pool.join()
@@ -180,12 +180,11 @@ def run_tour(out: Path, seed: int = 0, quick: bool = False, only: Sequence[str] 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     start, reports = time.perf_counter(), {}
-    for name, report in _reports(sections, out, seed, quick, workers):
-        budget = next(s.budget for s in sections if s.name == name)
-        if report.seconds > budget and not quick:
-            report.say(f"this section took {report.seconds:.0f} s, over its {budget:.0f} s "
-                       "budget (a slow machine, or a section to trim)")  # fmt: skip
-        reports[name] = report
+    for section, report in _reports(sections, out, seed, quick, workers):
+        if report.seconds > section.budget and not quick:
+            report.say(f"this section took {report.seconds:.0f} s, over its {section.budget:.0f} "
+                       "s budget (a slow machine, or a section to trim)")  # fmt: skip
+        reports[section.name] = report
     done = [(s, reports[s.name]) for s in sections]
     results = {key: value for _, report in done for key, value in report.metrics.items()}
     save_json(out / "metrics.json", results)
