@@ -3,11 +3,15 @@ the measured time of a few Adam steps on a throwaway copy of the model."""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from scratchgen import models, optim
+from scratchgen import models, optim, train
 from scratchgen.data import Dataset
 
 WARMUP, TIMED = 3, 10  # steps run before the clock starts (first calls compile), steps timed
@@ -33,3 +37,27 @@ def seconds_per_step(registered: str, dataset: Dataset, settings: dict, batch: i
 
 def steps_for(minutes: float, per_step: float) -> int:
     return max(1, int(minutes * 60 / per_step))
+
+
+def trained_for(minutes: float, registered: str, dataset: Dataset, settings: dict,
+                training: dict, out: Path) -> tuple[Any, train.Trainer]:  # fmt: skip
+    """A ``registered`` model trained for about ``minutes`` into ``out``: the step count is
+    measured once and kept in ``out/budget.json``, so a run that stopped resumes from its
+    checkpoint to the same count (and a finished one only loads)."""
+    config_path = out / "budget.json"
+    if config_path.exists():
+        steps = json.loads(config_path.read_text())["steps"]
+    else:
+        per_step = seconds_per_step(registered, dataset, settings, training["batch_size"],
+                                    training["lr"])  # fmt: skip
+        steps = steps_for(minutes, per_step)
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps({"steps": steps, "seconds_per_step": per_step}))
+        print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
+    model = models.create(registered, dataset.info, **settings)
+    trainer = train.Trainer(model, dataset, train.TrainConfig(steps=steps, **training), out=out,
+                            progress=sys.stderr.isatty())  # fmt: skip
+    if (out / "checkpoint.npz").exists():
+        trainer.load(out)
+    trainer.fit()
+    return model, trainer

@@ -29,14 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.budget import seconds_per_step, steps_for
+from benchmarks.budget import trained_for
 from scratchgen import data, diffusion, metrics, models, train, viz
 from scratchgen.data import toy2d
 from scratchgen.evaluation import score_samples
@@ -125,29 +124,6 @@ def digits(steps: int, folder: Path) -> None:
     print(f"wrote {folder / 'diffusion_digits.png'}")
 
 
-def _trained_mnist_ddpm(minutes: float, out: Path) -> tuple[Any, train.Trainer]:
-    """The DDPM of the MNIST table, trained for about ``minutes`` into ``out``, or loaded
-    from there (and trained on to its step count) when a checkpoint exists."""
-    dataset = data.load("mnist")
-    config_path = out / "budget.json"
-    if config_path.exists():
-        steps = json.loads(config_path.read_text())["steps"]
-    else:
-        per_step = seconds_per_step("ddpm", dataset, MNIST_NETWORK, MNIST_TRAINING["batch_size"],
-                                    MNIST_TRAINING["lr"])  # fmt: skip
-        steps = steps_for(minutes, per_step)
-        out.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps({"steps": steps, "seconds_per_step": per_step}))
-        print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
-    model = models.create("ddpm", dataset.info, **MNIST_NETWORK)
-    trainer = train.Trainer(model, dataset, train.TrainConfig(steps=steps, **MNIST_TRAINING),
-                            out=out, progress=sys.stderr.isatty())  # fmt: skip
-    if (out / "checkpoint.npz").exists():
-        trainer.load(out)
-    trainer.fit()
-    return model, trainer
-
-
 def _mnist_sample(model: Any, sampler: str, n: int, rng: np.random.Generator) -> tuple[Any, int]:
     """(samples as levels, function evaluations) of one of ``MNIST_SAMPLERS``."""
     name, _, steps = sampler.partition(" ")
@@ -173,7 +149,7 @@ def mnist(minutes: float, n: int, out: Path, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     dataset = data.load("mnist")
-    model, trainer = _trained_mnist_ddpm(minutes, out)
+    model, trainer = trained_for(minutes, "ddpm", dataset, MNIST_NETWORK, MNIST_TRAINING, out)
     rows, pictures = [], []
     with trainer.ema.applied(model):
         for sampler in MNIST_SAMPLERS:
