@@ -44,13 +44,14 @@ import autodiff as ad
 from autodiff import Tensor
 from scratchgen.nn import functional as F
 from scratchgen.nn.layers.attention import MultiheadAttention
+from scratchgen.nn.layers.class_embedding import ClassEmbedding
 from scratchgen.nn.layers.containers import ModuleList
 from scratchgen.nn.layers.conv import Conv2d
 from scratchgen.nn.layers.dropout import Dropout
-from scratchgen.nn.layers.embedding import Embedding, sinusoidal_embedding
+from scratchgen.nn.layers.embedding import sinusoidal_embedding
 from scratchgen.nn.layers.linear import Linear
 from scratchgen.nn.layers.normalization import GroupNorm
-from scratchgen.nn.module import Module, Parameter
+from scratchgen.nn.module import Module
 
 
 def _start_at_zero(module: Module) -> Module:
@@ -160,9 +161,8 @@ class UNet(Module):
         self.time_1 = Linear(base_channels, time_dim, rng=rng, dtype=dtype)
         self.time_2 = Linear(time_dim, time_dim, rng=rng, dtype=dtype)
         if num_classes is not None:
-            self.class_embedding = Embedding(num_classes, time_dim, rng=rng, dtype=dtype)
-            self.null_embedding = (Parameter(np.zeros(time_dim, dtype))
-                                   if learned_null else None)  # fmt: skip
+            self.class_embedding = ClassEmbedding(num_classes, time_dim, learned_null, rng=rng,
+                                                  dtype=dtype, owner="UNet")  # fmt: skip
 
         def stage(c_in: int, c_out: int, side: int) -> _Stage:
             attend = side in self.attention_resolutions
@@ -214,26 +214,7 @@ class UNet(Module):
             if y is not None:
                 raise ValueError("UNet: labels given to a network built without num_classes")
             return temb
-        return temb + self._class_vectors(y, n)
-
-    def _class_vectors(self, y: Any, n: int) -> Tensor:
-        null = self.num_classes
-        labels = (
-            np.full(n, null) if y is None else np.asarray(y.data if isinstance(y, Tensor) else y)
-        )
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                f"UNet: labels must be {n} integers, got {labels.dtype} {labels.shape}"
-            )
-        if labels.min() < 0 or labels.max() > null:
-            raise ValueError(
-                f"UNet: labels run from 0 to {null - 1}, and {null} is the null class; got "
-                f"{labels.min()} to {labels.max()}"
-            )
-        is_null = labels == null
-        vectors = self.class_embedding(np.where(is_null, 0, labels))
-        fill = 0.0 if self.null_embedding is None else self.null_embedding
-        return ad.where(is_null[:, None], fill, vectors)
+        return temb + self.class_embedding(y, n)
 
     def _context(self, context: Any, context_mask: Any, n: int) -> tuple[Any, Any]:
         if context is None:

@@ -137,6 +137,25 @@ def test_cross_attention_takes_a_context_of_another_length():
     assert layer(normal(2, 3, 8), normal(2, 7, 5)).shape == (2, 3, 8)
 
 
+def test_class_embedding_null_class_is_its_own_vector_or_zero():
+    e = nn.ClassEmbedding(3, 4, rng=np.random.default_rng(0), dtype=np.float64)
+    e.null.data[...] = 7.0
+    out = e(np.array([0, 3, 2]), 3)
+    np.testing.assert_array_equal(out.data[0], e.table.weight.data[0])
+    np.testing.assert_array_equal(out.data[1], np.full(4, 7.0))
+    np.testing.assert_array_equal(e(None, 2).data, np.full((2, 4), 7.0))
+    out.sum().backward()
+    # only the one null label reaches the null vector, and label 0 reaches row 0 once
+    np.testing.assert_array_equal(e.null.grad, np.ones(4))
+    np.testing.assert_array_equal(e.table.weight.grad[0], np.ones(4))
+    fixed = nn.ClassEmbedding(3, 4, learned_null=False, rng=np.random.default_rng(0))
+    assert fixed.null is None and not fixed(None, 2).data.any()
+    with pytest.raises(ValueError, match="Net: labels run from 0 to 2, and 3 is the null class"):
+        nn.ClassEmbedding(3, 4, rng=np.random.default_rng(0), owner="Net")(np.array([4]), 1)
+    with pytest.raises(ValueError, match="labels must be 2 integers"):
+        e(np.array([0.5, 1.0]), 2)
+
+
 def test_layer_errors_are_one_line():
     r = np.random.default_rng(0)
     with pytest.raises(ValueError, match="not divisible by num_heads"):

@@ -99,7 +99,7 @@ def test_a_learned_null_class_is_a_parameter_of_its_own():
     net = tiny(num_classes=3)
     x, t = np.random.default_rng(1).standard_normal((1, 1, 4, 4)), np.array([5])
     before = net(x, t).data
-    net.null_embedding.data[...] += 1.0
+    net.class_embedding.null.data[...] += 1.0
     assert np.abs(net(x, t).data - before).max() > 1e-3
     np.testing.assert_array_equal(net(x, t, y=np.array([0])).data,
                                   net(x, t, y=np.array([0])).data)  # fmt: skip

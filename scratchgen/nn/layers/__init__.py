@@ -11,6 +11,7 @@ from scratchgen.nn.layers.activation import (
     Tanh,
 )
 from scratchgen.nn.layers.attention import MultiheadAttention
+from scratchgen.nn.layers.class_embedding import ClassEmbedding
 from scratchgen.nn.layers.containers import ModuleList, Sequential
 from scratchgen.nn.layers.conv import CausalConv1d, Conv2d, ConvTranspose2d
 from scratchgen.nn.layers.dropout import Dropout
@@ -26,7 +27,8 @@ from scratchgen.nn.layers.transformer import TransformerBlock
 
 __all__ = [
     "Linear", "Conv2d", "ConvTranspose2d", "CausalConv1d", "MaskedConv2d", "pixelcnn_mask",
-    "Embedding", "SinusoidalEmbedding", "sinusoidal_embedding", "LayerNorm", "GroupNorm",
+    "Embedding", "ClassEmbedding", "SinusoidalEmbedding", "sinusoidal_embedding", "LayerNorm",
+    "GroupNorm",
     "Dropout", "MultiheadAttention", "TransformerBlock", "Sequential", "ModuleList", "MLP",
     "Residual", "ResidualBlock", "MaskedLinear", "made_masks", "SpectralNorm",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Tanh", "Sigmoid",
