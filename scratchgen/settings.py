@@ -92,6 +92,7 @@ Seed = Annotated[int, Range(0, 2**32 - 1)]
 Positive = Annotated[float, Range(0, above=True)]
 NonNegative = Annotated[float, Range(0)]
 Decay = Annotated[float, Range(0, 1, below=True)]  # the weight of the past in an average
+Probability = Annotated[float, Range(0, 1)]
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Diffusion and score-SDE models' mathematics, on plain functions of ndarrays so that any
 noise predictor or score plugs in: the discrete-time schedule, losses and samplers of DDPM and
-DDIM, the VP / sub-VP / VE SDEs with their reverse-time samplers, and the probability-flow
-ODE's exact likelihood."""
+DDIM, the VP / sub-VP / VE SDEs with their reverse-time samplers, the probability-flow ODE's exact
+likelihood, and classifier and classifier-free guidance."""
 
 from scratchgen.diffusion.discrete_samplers import ddim, ddim_encode, ddpm_ancestral
+from scratchgen.diffusion.guidance import classifier_free, classifier_guided, guided_eps
 from scratchgen.diffusion.hybrid import decoder_nll, hybrid_loss, vlb_term
 from scratchgen.diffusion.likelihood import finite_difference_divergence, ode_log_likelihood
 from scratchgen.diffusion.objectives import (
@@ -26,8 +27,9 @@ from scratchgen.diffusion.sde_samplers import (
 from scratchgen.diffusion.vp_bridge import score_from_eps, vp_sde_for
 
 __all__ = [
-    "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE", "ddim",
-    "ddim_encode", "ddpm_ancestral", "decoder_nll", "discretized_gaussian_log_likelihood",
+    "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE",
+    "classifier_free", "classifier_guided", "ddim", "ddim_encode", "ddpm_ancestral",
+    "decoder_nll", "guided_eps", "discretized_gaussian_log_likelihood",
     "euler_maruyama", "finite_difference_divergence", "gaussian_kl", "hybrid_loss",
     "learned_log_variance", "ode_log_likelihood", "predictor_corrector", "probability_flow_heun",
     "probability_flow_ode", "reverse_parameters", "reverse_variance", "score_from_eps",

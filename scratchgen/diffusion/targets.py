@@ -130,3 +130,21 @@ class GaussianMixtureData(_NoisedData):
     def log_prob(self, x: Array) -> Array:
         n = len(np.asarray(x))
         return special.logsumexp(self._log_joint(x, np.ones(n), np.zeros(n))[0], axis=1)
+
+    def component(self, k: int) -> GaussianMixtureData:
+        """The data of class k, when each component is a class: N(c_k, std^2 I)."""
+        return GaussianMixtureData(self.centres[[k]], self.std)
+
+    def schedule_classifier_grad(self, schedule: NoiseSchedule,
+                                 k: int) -> Callable[[Array, Array], Array]:  # fmt: skip
+        """grad_x log q(k | x_t) at step index t, the exact noisy classifier's gradient when
+        each component is a class: the component's score less the mixture's,
+        (m c_k - x) / v - grad log q(x_t)."""
+
+        def grad_fn(x: Array, t: Array) -> Array:
+            index = schedule.index(t, len(x))
+            m, s = np.sqrt(schedule.alpha_bar[index]), np.sqrt(1 - schedule.alpha_bar[index])
+            v = (m**2 * self.std**2 + s**2)[:, None]
+            return (m[:, None] * self.centres[k] - x) / v - self.noised_score(x, m, s)
+
+        return grad_fn

@@ -44,9 +44,8 @@ from scratchgen.models.energy.objectives import contrastive_divergence, nce_loss
 from scratchgen.models.energy.replay import ReplayBuffer
 from scratchgen.models.signal import from_signal, to_signal
 from scratchgen.nn import Parameter
-from scratchgen.settings import NonNegative, Positive, Range, Size
+from scratchgen.settings import NonNegative, Positive, Probability, Range, Size
 
-Probability = Annotated[float, Range(0, 1)]
 BufferSize = Annotated[int, Range(1, 10**6)]
 ChainSteps = Annotated[int, Range(1, 10**5)]
 Objective = Literal["cd", "exact", "sliced", "denoising", "nce"]
