@@ -11,7 +11,7 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
-from scratchgen.nn.layers import MLP, SiLU
+from scratchgen.nn.layers import MLP, ClassEmbedding, SiLU
 from scratchgen.nn.layers.embedding import sinusoidal_embedding
 from scratchgen.nn.module import Module
 from scratchgen.nn.unet import UNet
@@ -20,35 +20,48 @@ from scratchgen.nn.unet import UNet
 class NoiseConditionalMLP(Module):
     """f(x, t) = MLP([x, sinusoids(t)]) through ``hidden`` with SiLU, (n, D) -> (n, D) or,
     with ``out_features``, (n, out_features), with t the noise level's position (a number or
-    (n,)) fed to ``sinusoidal_embedding``."""
+    (n,)) fed to ``sinusoidal_embedding``. With ``num_classes`` it is f(x, t, y) =
+    MLP([x, sinusoids(t), e(y)]), e a learned ``ClassEmbedding`` of ``embedding`` numbers
+    whose label ``num_classes`` is the null class."""
 
     def __init__(self, features: int, hidden: Sequence[int], embedding: int, *,
-                 out_features: int | None = None, rng: np.random.Generator,
-                 dtype: Any) -> None:  # fmt: skip
+                 out_features: int | None = None, num_classes: int | None = None,
+                 rng: np.random.Generator, dtype: Any) -> None:  # fmt: skip
         super().__init__()
         self.embedding = embedding
-        self.net = MLP([features + embedding, *hidden, out_features or features], SiLU, rng=rng,
-                       dtype=dtype)  # fmt: skip
+        self.class_embedding = (None if num_classes is None else
+                                ClassEmbedding(num_classes, embedding, rng=rng, dtype=dtype,
+                                               owner="NoiseConditionalMLP"))  # fmt: skip
+        inputs = features + embedding * (1 if num_classes is None else 2)
+        self.net = MLP([inputs, *hidden, out_features or features], SiLU, rng=rng, dtype=dtype)
 
-    def forward(self, x: Tensor, t: Any) -> Tensor:
-        t = np.broadcast_to(np.asarray(t, np.float64), (x.shape[0],))
-        features = sinusoidal_embedding(t, self.embedding, dtype=x.dtype)
-        return self.net(ad.concatenate([x, features], axis=1))
+    def forward(self, x: Tensor, t: Any, y: Any = None) -> Tensor:
+        n = x.shape[0]
+        t = np.broadcast_to(np.asarray(t, np.float64), (n,))
+        parts = [x, sinusoidal_embedding(t, self.embedding, dtype=x.dtype)]
+        if self.class_embedding is not None:
+            parts.append(self.class_embedding(y, n))
+        elif y is not None:
+            raise ValueError("NoiseConditionalMLP: labels given to a network built without "
+                             "num_classes")  # fmt: skip
+        return self.net(ad.concatenate(parts, axis=1))
 
 
 def noise_conditional_network(shape: tuple[int, ...], hidden: Sequence[int], embedding: int,
                               channels: int, multipliers: Sequence[int], res_blocks: int,
                               attention: Sequence[int] | None, groups: int, *,
-                              outputs: int = 1, rng: np.random.Generator,
-                              dtype: Any) -> Module:  # fmt: skip
+                              outputs: int = 1, num_classes: int | None = None,
+                              rng: np.random.Generator, dtype: Any) -> Module:  # fmt: skip
     """f(x, t) for examples of ``shape``: the UNet for images (C, H, W), with ``channels``,
     ``multipliers``, ``res_blocks``, ``attention`` and ``groups``; else the MLP through
     ``hidden`` with ``embedding`` sinusoidal features of t. It returns ``outputs`` maps of the
-    examples' shape side by side along axis 1 (two for a mean and a variance)."""
+    examples' shape side by side along axis 1 (two for a mean and a variance). With
+    ``num_classes`` either reads a label too, f(x, t, y), ``num_classes`` being the null one."""
     if len(shape) == 3:
         C, H, W = shape
         return UNet(C, (H, W), channels, multipliers, res_blocks, attention or (), groups=groups,
-                    out_channels=outputs * C, rng=rng, dtype=dtype)  # fmt: skip
+                    out_channels=outputs * C, num_classes=num_classes, rng=rng,
+                    dtype=dtype)  # fmt: skip
     D = int(np.prod(shape))
-    return NoiseConditionalMLP(D, hidden, embedding, out_features=outputs * D, rng=rng,
-                               dtype=dtype)  # fmt: skip
+    return NoiseConditionalMLP(D, hidden, embedding, out_features=outputs * D,
+                               num_classes=num_classes, rng=rng, dtype=dtype)  # fmt: skip

@@ -214,8 +214,8 @@ def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
     Adversarial models report each player's loss on x, ``test_loss_<player>`` (with gradients
     on: a gradient penalty differentiates the critic). The model is evaluated in eval mode
     (no dropout, no training-only noise, no state updated) and left in the mode it was in.
-    ``likelihood=False`` leaves out the NLL (the trainer's choice for models whose
-    ``likelihood_in_training`` is False: a diffusion model's bound costs T passes)."""
+    ``likelihood=False`` leaves out the NLL and the accuracy (the trainer's choice for models
+    whose ``likelihood_in_training`` is False: a diffusion model's bound costs T passes)."""
     with _eval_mode(model):
         return _evaluate_in_eval_mode(model, x, batch, y, likelihood)
 
@@ -264,7 +264,7 @@ def _evaluate_in_eval_mode(model: GenerativeModel, x: np.ndarray, batch: int,
             metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))
             if hasattr(model, "iwae_bound"):  # then test_nll is an importance-sampled estimate
                 metrics["iwae_samples"] = int(model.hparams.get("eval_samples", 100))
-    if y is not None:
+    if y is not None and likelihood:  # Bayes' rule costs one likelihood per class
         metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))
     return metrics
 

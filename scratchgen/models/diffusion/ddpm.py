@@ -53,20 +53,22 @@ class DDPM(DiffusionModel):
     def network_outputs(self) -> int:
         return 2 if self.learned else 1
 
-    def predict(self, x_t: Tensor, t: np.ndarray) -> Any:
-        """f_theta(x_t, t): the parametrisation's prediction at step index t (n,), and with a
-        learned variance the pair (prediction, v of Nichol & Dhariwal's eq. 15)."""
-        out = self.network(x_t, t)
+    def predict(self, x_t: Tensor, t: np.ndarray, y: np.ndarray | None = None) -> Any:
+        """f_theta(x_t, t, y): the parametrisation's prediction at step index t (n,) under
+        labels y (the null class K included; None if unconditional), and with a learned
+        variance the pair (prediction, v of Nichol & Dhariwal's eq. 15)."""
+        out = self.network(x_t, t, y)
         if not self.learned:
             return out
         half = self.info.shape[0]  # the channels of an image, the numbers of a vector
         return out[:, :half], out[:, half:]
 
-    def eps_and_log_variance(self, x_t: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(eps_theta(x_t, t), log sigma_t^2) as ndarrays, whatever the network predicts;
+    def eps_and_log_variance(self, x_t: np.ndarray, t: np.ndarray,
+                             y: np.ndarray | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
+        """(eps_theta(x_t, t, y), log sigma_t^2) as ndarrays, whatever the network predicts;
         the log-variance is the settings' fixed one unless it is learned."""
         with ad.no_grad():
-            out = self.predict(Tensor(np.asarray(x_t, self.dtype)), t)
+            out = self.predict(Tensor(np.asarray(x_t, self.dtype)), t, y)
         prediction, v = out if self.learned else (out, None)
         prediction = prediction.data.astype(np.float64)
         eps = self.schedule.to_x0_eps(prediction, x_t, t, self.hparams["parametrization"])[1]
@@ -75,9 +77,9 @@ class DDPM(DiffusionModel):
                                                 x_t, t, "ddpm")  # fmt: skip
         return eps, diffusion.learned_log_variance(self.schedule, v.data.astype(np.float64), t)
 
-    def eps(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """eps_theta(x_t, t) as an ndarray, whatever the network predicts."""
-        return self.eps_and_log_variance(x_t, t)[0]
+    def eps(self, x_t: np.ndarray, t: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """eps_theta(x_t, t, y) as an ndarray, whatever the network predicts."""
+        return self.eps_and_log_variance(x_t, t, y)[0]
 
     def _bins(self) -> int | None:
         """The decoder's levels: the data's own, or None (a density) for vectors."""
@@ -87,48 +89,59 @@ class DDPM(DiffusionModel):
 
     def loss(self, x: Any, y: Any = None) -> Tensor:
         """L_simple, the mean squared error of the prediction at a uniform step (eq. 14), or
-        with a learned variance L_hybrid (Nichol & Dhariwal eq. 16)."""
-        h = self.hparams
-        if self.learned:
-            return diffusion.hybrid_loss(self.predict, self.signal(x), self.schedule, self.rng,
-                                         h["vlb_weight"], self._bins(),
-                                         h["parametrization"])  # fmt: skip
-        return diffusion.simple_loss(self.predict, self.signal(x), self.schedule, self.rng,
-                                     h["parametrization"])  # fmt: skip
+        with a learned variance L_hybrid (Nichol & Dhariwal eq. 16); a conditional model's
+        labels are dropped to the null class at the rate p_uncond."""
+        h, x0 = self.hparams, self.signal(x)
+        labels = self.training_labels(y, len(x0))
 
-    def _reverse_fn(self) -> Any:
-        """What the bound and the ancestral chain call: eps, or (eps, log sigma^2)."""
-        return self.eps_and_log_variance if self.learned else self.eps
+        def predict(x_t: Tensor, t: np.ndarray) -> Any:
+            return self.predict(x_t, t, labels)
+
+        if self.learned:
+            return diffusion.hybrid_loss(predict, x0, self.schedule, self.rng, h["vlb_weight"],
+                                         self._bins(), h["parametrization"])  # fmt: skip
+        return diffusion.simple_loss(predict, x0, self.schedule, self.rng, h["parametrization"])
+
+    def _reverse_fn(self, y: Any, n: int, guidance: float = 0.0) -> Any:
+        """What the bound and the ancestral chain call, for n examples under labels y and
+        classifier-free guidance at weight ``guidance``: eps, or (eps, log sigma^2)."""
+        return self.guided(self.eps_and_log_variance if self.learned else self.eps, y, n,
+                           guidance)  # fmt: skip
 
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """-L_vlb per example, in nats: a lower bound on log P(x) (discrete data, decoder on
-        the data's levels) or on log p(x) (vectors, a Gaussian decoder). T network passes."""
-        bins = self._bins()
+        the data's levels) or on log p(x) (vectors, a Gaussian decoder), given y for a
+        conditional model (log p(x | y); y None: the null class's p(x)). T network passes."""
+        bins, x0 = self._bins(), self.signal(x)
         bound = diffusion.variational_bound(
-            self.schedule, self._reverse_fn(), self.signal(x), self.rng,
+            self.schedule, self._reverse_fn(y, len(x0)), x0, self.rng,
             decoder="gaussian" if bins is None else "discretized", bins=bins or 256,
             variance=self.hparams["variance"])  # fmt: skip
         return Tensor(-bound["total"])
 
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
                steps: int | None = None, eta: float | None = None,
-               return_trajectory: bool = False) -> Any:  # fmt: skip
+               return_trajectory: bool = False, y: Any = None,
+               guidance: float = 0.0) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"ancestral"`` (T
         steps) or ``"ddim"`` (``steps`` of the subsequence, the settings' ``ddim_steps`` or
-        all T if fewer, and ``eta``); with
-        ``return_trajectory`` also the states in the model's space."""
+        all T if fewer, and ``eta``); a conditional model's under labels y (one per sample,
+        or one for all; None: the null class) with classifier-free ``guidance`` w (two
+        network passes a step when w > 0); with ``return_trajectory`` also the states in the
+        model's space."""
         h = self.hparams
         sampler = sampler or h["sampler"]
         if sampler not in SAMPLERS:
             raise ValueError(f"ddpm: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, clip = (n, *self.info.shape), ((-1.0, 1.0) if self.image else None)
         if sampler == "ancestral":
-            out = diffusion.ddpm_ancestral(self.schedule, self._reverse_fn(), shape, rng,
-                                           h["variance"], clip,
-                                           return_trajectory=return_trajectory)  # fmt: skip
+            reverse = self._reverse_fn(y, n, guidance)
+            out = diffusion.ddpm_ancestral(self.schedule, reverse, shape, rng, h["variance"],
+                                           clip, return_trajectory=return_trajectory)  # fmt: skip
         else:
             steps = steps or min(h["ddim_steps"], self.schedule.T)  # a short chain's whole
-            out = diffusion.ddim(self.schedule, self.eps, shape, rng, steps,
+            eps = self.guided(self.eps, y, n, guidance)
+            out = diffusion.ddim(self.schedule, eps, shape, rng, steps,
                                  h["eta"] if eta is None else eta, clip,
                                  return_trajectory=return_trajectory)  # fmt: skip
         if return_trajectory:

@@ -22,6 +22,7 @@ on vectors and Hutchinson's (one Rademacher probe per solve) on images.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -64,39 +65,45 @@ class ScoreSDE(DiffusionModel):
     def _std(self, t: np.ndarray, like: Any) -> np.ndarray:
         return _column(self.sde.kernel(t)[1], like)
 
-    def score_tensor(self, x: Tensor, t: np.ndarray) -> Tensor:
-        """s_theta(x, t) = -f_theta(x, t) / s(t), differentiable in x and the weights."""
+    def score_tensor(self, x: Tensor, t: np.ndarray, y: np.ndarray | None = None) -> Tensor:
+        """s_theta(x, t, y) = -f_theta(x, t, y) / s(t), differentiable in x and the weights
+        (y: labels with the null class K, or None if unconditional)."""
         scale = (-1 / self._std(t, x)).astype(self.dtype)
-        return self.network(x, TIME_SCALE * t) * Tensor(scale)
+        return self.network(x, TIME_SCALE * t, y) * Tensor(scale)
 
-    def score(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """s_theta(x, t) as a float64 ndarray, in the model's space."""
-        return -self.network_array(x, TIME_SCALE * t) / self._std(t, x)
+    def score(self, x: np.ndarray, t: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        """s_theta(x, t, y) as a float64 ndarray, in the model's space."""
+        return -self.network_array(x, TIME_SCALE * t, y) / self._std(t, x)
 
     # ------------------------------------------------------------------ training
     def loss(self, x: Any, y: Any = None) -> Tensor:
-        """E ||f_theta(x_t, t) - z||^2 over t ~ U(eps, 1), the mean over examples and numbers."""
+        """E ||f_theta(x_t, t) - z||^2 over t ~ U(eps, 1), the mean over examples and numbers;
+        a conditional model's labels are dropped to the null class at the rate p_uncond."""
         x0 = self.signal(x)
+        labels = self.training_labels(y, len(x0))
         t = self.rng.uniform(TRAINING_EPS, self.sde.T, size=len(x0))
         x_t, z = self.sde.marginal_sample(x0, t, self.rng)
-        prediction = self.network(Tensor(x_t.astype(self.dtype)), TIME_SCALE * t)
+        prediction = self.network(Tensor(x_t.astype(self.dtype)), TIME_SCALE * t, labels)
         error = prediction - Tensor(z.astype(self.dtype))
         return ad.mean(error * error)
 
     # ------------------------------------------------------------------ likelihood
-    def _score_divergence(self, x: np.ndarray, t: np.ndarray, z: np.ndarray | None) -> np.ndarray:
-        """div s_theta (z None) or z^T (ds/dx) z by backpropagation, (n,)."""
+    def _score_divergence(self, x: np.ndarray, t: np.ndarray, z: np.ndarray | None,
+                          y: np.ndarray | None) -> np.ndarray:  # fmt: skip
+        """div s_theta (z None) or z^T (ds/dx) z by backpropagation, (n,), under labels y."""
         with ad.enable_grad():
             inputs = Tensor(np.asarray(x, self.dtype), requires_grad=True)
-            s = self.score_tensor(inputs, t)
+            s = self.score_tensor(inputs, t, y)
             trace = (exact_trace(s, inputs, False) if z is None
                      else hutchinson_trace(s, inputs, z.astype(self.dtype), False))  # fmt: skip
         return trace.data.astype(np.float64)
 
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """log p(x) per example in nats through the probability-flow ODE: exact on vectors;
-        on discrete data the dequantised bound on log P(x) above (one draw of u)."""
+        on discrete data the dequantised bound on log P(x) above (one draw of u). A
+        conditional model's is log p(x | y) (y None: the null class's p(x))."""
         array = self.as_input(x).data.astype(np.float64)
+        labels = self.condition_labels(y, len(array))
         levels = 2 if self.info.kind == "binary" else self.info.levels
         if self.info.kind == "continuous":
             y_data, offset = array, 0.0
@@ -104,36 +111,41 @@ class ScoreSDE(DiffusionModel):
             y_data = 2 * (array + self.rng.uniform(size=array.shape)) / levels - 1
             offset = self.info.dims * math.log(levels / 2)
         log_p = diffusion.ode_log_likelihood(
-            self.sde, self.score, y_data, self.rng, "hutchinson" if self.image else "exact",
-            rtol=self.hparams["rtol"], atol=self.hparams["atol"],
-            score_divergence=self._score_divergence)  # fmt: skip
+            self.sde, functools.partial(self.score, y=labels), y_data, self.rng,
+            "hutchinson" if self.image else "exact", rtol=self.hparams["rtol"],
+            atol=self.hparams["atol"],
+            score_divergence=functools.partial(self._score_divergence, y=labels))  # fmt: skip
         return Tensor(log_p - offset)
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
-               steps: int | None = None, return_trajectory: bool = False) -> Any:  # fmt: skip
+               steps: int | None = None, return_trajectory: bool = False, y: Any = None,
+               guidance: float = 0.0) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"pc"``
         (reverse diffusion + Langevin at the settings' snr), ``"euler_maruyama"``, ``"ode"``
         (RK45 at the settings' tolerances) or ``"heun"``; ``steps`` (the settings'
-        ``sample_steps`` unless given) for all but the ODE; with ``return_trajectory`` also
-        the states in the model's space."""
+        ``sample_steps`` unless given) for all but the ODE; a conditional model's under labels
+        y (None: the null class) with classifier-free ``guidance`` w, applied to the score as
+        (1 + w) s(x, t, c) - w s(x, t) (the eps form divided by -s(t)); with
+        ``return_trajectory`` also the states in the model's space."""
         h = self.hparams
         sampler, steps = sampler or h["sampler"], steps or h["sample_steps"]
         if sampler not in SAMPLERS:
             raise ValueError(f"score_sde: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, sde, traj = (n, *self.info.shape), self.sde, return_trajectory
+        score = self.guided(self.score, y, n, guidance)
         if sampler == "pc":
-            out = diffusion.predictor_corrector(sde, self.score, shape, rng, steps, h["snr"],
+            out = diffusion.predictor_corrector(sde, score, shape, rng, steps, h["snr"],
                                                 h["corrector_steps"],
                                                 return_trajectory=traj)  # fmt: skip
         elif sampler == "euler_maruyama":
-            out = diffusion.euler_maruyama(sde, self.score, shape, rng, steps,
+            out = diffusion.euler_maruyama(sde, score, shape, rng, steps,
                                            return_trajectory=traj)  # fmt: skip
         elif sampler == "ode":
-            out = diffusion.probability_flow_ode(sde, self.score, shape, rng, h["rtol"],
+            out = diffusion.probability_flow_ode(sde, score, shape, rng, h["rtol"],
                                                  h["atol"], return_trajectory=traj)  # fmt: skip
         else:
-            out = diffusion.probability_flow_heun(sde, self.score, shape, rng, steps,
+            out = diffusion.probability_flow_heun(sde, score, shape, rng, steps,
                                                   return_trajectory=traj)  # fmt: skip
         if return_trajectory:
             return self.from_signal(out[0]), out[1]
