@@ -3,7 +3,8 @@
     scratchgen list [MODEL]
     scratchgen train MODEL --data DATASET [--steps N] [--seed S] [--out DIR] [--set k=v ...]
                      [--resume]
-    scratchgen sample DIR [--n N] [--seed S] [--temperature T] --out FILE.npy|FILE.png
+    scratchgen sample DIR [--n N] [--seed S] [--temperature T] [--label Y] [--guidance W]
+                      --out FILE.npy|FILE.png
     scratchgen eval DIR [--data DATASET|FILE] [--metrics NAME ...] [--samples N] [--seed S]
     scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--workers N] [--list]
 
@@ -64,6 +65,10 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--temperature", type=float, help="flows: z ~ N(0, T^2 I), T > 0")
+    sample.add_argument("--label", type=int, help="class-conditional models: one class for all "
+                        "(default: cycling through the classes)")  # fmt: skip
+    sample.add_argument("--guidance", type=float, help="class-conditional diffusion models: "
+                        "classifier-free weight w >= 0: (1+w) eps(x, y) - w eps(x)")  # fmt: skip
     sample.add_argument("--out", type=Path, required=True, help="FILE.npy or FILE.png")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model on test data")
@@ -127,6 +132,7 @@ def load_run(folder: Path):
     (EMA) weights are used when the run kept them."""
     from scratchgen import data as data_module
     from scratchgen import models
+    from scratchgen.optim.ema import UPDATES_KEY
     from scratchgen.train import CheckpointError
     from scratchgen.train.checkpoint import load_arrays, load_json
 
@@ -143,6 +149,7 @@ def load_run(folder: Path):
     arrays = load_arrays(path)
     prefix = "ema/" if any(k.startswith("ema/") for k in arrays) else "model/"
     weights = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+    weights.pop(UPDATES_KEY, None)  # the average's count of updates, not a weight
     buffers = {k.removeprefix("model/"): v for k, v in arrays.items() if k.startswith("model/")}
     try:
         model.load_state_dict({**buffers, **weights})
@@ -320,6 +327,8 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if args.temperature is not None and not args.temperature > 0:
         raise UsageError(f"scratchgen sample: --temperature must be above 0, got "
                          f"{args.temperature}")  # fmt: skip
+    if args.guidance is not None and not args.guidance >= 0:
+        raise UsageError(f"scratchgen sample: --guidance must be 0 or more, got {args.guidance}")
     from scratchgen.evaluation import NotApplicable, draw_samples
 
     model, config = load_run(args.run)
@@ -330,7 +339,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         given = data.load(config["data"]).test
     try:
         samples = draw_samples(model, args.n, np.random.default_rng(args.seed), args.temperature,
-                               given)  # fmt: skip
+                               given, args.label, args.guidance)  # fmt: skip
     except NotApplicable as error:
         raise UsageError(f"scratchgen sample: {error}") from None
     _write_samples(model, samples, args.out, None)

@@ -88,12 +88,24 @@ def check(metrics: Sequence[str], model: GenerativeModel, dataset: Dataset) -> N
 
 
 def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator,
-                 temperature: float | None = None, given: Any = None) -> np.ndarray:  # fmt: skip
-    """n samples, a class-conditional model cycling through its classes (0, 1, ..., 0, 1, ...);
-    at a ``temperature`` for the models whose ``sample`` takes one (the flows). A translation
-    model (``translates``, as cyclegan) translates ``given``, rows of its data: n of them, or
-    all there are if fewer."""
+                 temperature: float | None = None, given: Any = None, label: int | None = None,
+                 guidance: float | None = None) -> np.ndarray:  # fmt: skip
+    """n samples, a class-conditional model's of ``label`` or cycling through its classes
+    (0, 1, ..., 0, 1, ...); at a ``temperature`` for the models whose ``sample`` takes one
+    (the flows), with classifier-free ``guidance`` for those that take it (the diffusion
+    models). A translation model (``translates``, as cyclegan) translates ``given``, rows of
+    its data: n of them, or all there are if fewer."""
     options: dict[str, Any] = {}
+    name = model.registered_name
+    if label is not None and not model.conditional:
+        raise NotApplicable(f"{name} is not class-conditional: it takes no label")
+    if guidance is not None:
+        if "guidance" not in inspect.signature(model.sample).parameters:
+            raise NotApplicable(f"{name} takes no guidance (the diffusion models do)")
+        if not model.conditional:
+            raise NotApplicable(f"{name} was trained without labels (num_classes=0): "
+                                "there is nothing to guide toward")  # fmt: skip
+        options["guidance"] = guidance
     if getattr(model, "translates", False):
         if given is None:
             raise NotApplicable(f"{model.registered_name} translates images: it needs some to "
@@ -105,7 +117,10 @@ def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator,
             raise NotApplicable(f"{model.registered_name} samples at no temperature but its own")
         options["temperature"] = temperature
     if model.conditional:
-        options["y"] = np.arange(n) % model.hparams["num_classes"]
+        k = model.hparams["num_classes"]
+        if label is not None and not 0 <= label < k:
+            raise NotApplicable(f"{name}'s labels run from 0 to {k - 1}, got {label}")
+        options["y"] = np.arange(n) % k if label is None else np.full(n, label)
     return model.sample(n, rng, **options)
 
 

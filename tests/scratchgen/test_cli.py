@@ -235,3 +235,29 @@ def test_bad_folders_and_sample_arguments_are_one_line(tmp_path, capsys):
         err = one_line_refusal(["sample", str(out), *flags, "--out", str(tmp_path / "s.npy")],
                                capsys)  # fmt: skip
         assert message in err
+    for flags, message in [(["--label", "1"], "is not class-conditional: it takes no label"),
+                           (["--guidance", "1"], "takes no guidance"),
+                           (["--guidance", "-1"], "--guidance must be 0 or more")]:  # fmt: skip
+        err = one_line_refusal(["sample", str(out), *flags, "--out", str(tmp_path / "s.npy")],
+                               capsys)  # fmt: skip
+        assert message in err
+
+
+def test_a_class_conditional_diffusion_model_samples_a_label_with_guidance(tmp_path, capsys):
+    out = tmp_path / "run"
+    settings = ["num_classes=10", "channels=8", "multipliers=[1]", "timesteps=100"]
+    assert main(["train", "ddpm", "--data", "digits", "--steps", "2", "--out", str(out),
+                 "--quiet", "--set", *settings]) == 0  # fmt: skip
+    target = tmp_path / "s.npy"
+    assert main(["sample", str(out), "--n", "3", "--label", "7", "--guidance", "2",
+                 "--out", str(target)]) == 0  # fmt: skip
+    assert np.load(target).shape == (3, 1, 8, 8)
+    capsys.readouterr()
+    err = one_line_refusal(["sample", str(out), "--label", "10", "--out", str(target)], capsys)
+    assert "labels run from 0 to 9, got 10" in err
+    plain = tmp_path / "plain"
+    assert main(["train", "ddpm", "--data", "digits", "--steps", "2", "--out", str(plain),
+                 "--quiet", "--set", *settings[1:]]) == 0  # fmt: skip
+    capsys.readouterr()
+    err = one_line_refusal(["sample", str(plain), "--guidance", "1", "--out", str(target)], capsys)
+    assert "trained without labels (num_classes=0)" in err
