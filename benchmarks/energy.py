@@ -21,7 +21,7 @@
 * ``ncsn``: NCSN (the UNet) on the digits (``--steps``) and MNIST (``--minutes`` of training on
   the DDPM MNIST table's network, kept in ``--runs`` and resumed from there), sampled by
   annealed Langevin: FID and KID of one set of chains before and after the final denoising
-  step, under the EMA weights (``docs/energy_ncsn_<data>.png``).
+  step, under the EMA weights where the run kept them (``docs/energy_ncsn_<data>.png``).
 
 Each row is printed as JSON. Run: python -m benchmarks.energy toys|variance|rbm|images|ncsn
 [--steps N] [--data NAME ...]
@@ -30,6 +30,7 @@ Each row is printed as JSON. Run: python -m benchmarks.energy toys|variance|rbm|
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -227,14 +228,18 @@ def ncsn(steps: int, minutes: float, out: Path, folder: Path, names: list[str]) 
         count = NCSN_SAMPLES[name]
         # one chain gives both rows: its state before the final denoising step, and after
         rng = np.random.default_rng(0)
-        with trainer.ema.applied(model):
+        # the average where the run kept one (the digits'); MNIST's, on the DDPM table's
+        # training, kept none, and Song & Ermon 2019 sampled from the raw weights too
+        weights = "raw" if trainer.ema is None else "ema"
+        with contextlib.nullcontext() if trainer.ema is None else trainer.ema.applied(model):
             _, trajectory = model.sample(count, rng, denoise=True, return_trajectory=True)
         pictures = []
         for denoise, u in ((True, trajectory[-1]), (False, trajectory[-2])):
             samples = model.from_unit(u)
             scores = _sample_scores(samples, dataset, rng)
-            _print({"data": name, "denoise": denoise, "samples": count, **scores,
-                    "train_steps": trainer.step, "seconds": round(trainer.seconds)})  # fmt: skip
+            _print({"data": name, "denoise": denoise, "samples": count, "weights": weights,
+                    **scores, "train_steps": trainer.step,
+                    "seconds": round(trainer.seconds)})  # fmt: skip
             pictures.append(samples[:40])
         viz.image_grid(np.concatenate(pictures), levels=dataset.info.levels, columns=20,
                        path=folder / f"energy_ncsn_{name}.png",
