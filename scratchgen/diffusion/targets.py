@@ -135,6 +135,17 @@ class GaussianMixtureData(_NoisedData):
         """The data of class k, when each component is a class: N(c_k, std^2 I)."""
         return GaussianMixtureData(self.centres[[k]], self.std)
 
+    def schedule_posterior(self, schedule: NoiseSchedule) -> Callable[[Array, Array], Array]:
+        """q(k | x_t) (n, K) at step index t: the exact noisy classifier when each component
+        is a class, whose argmax is the Bayes-optimal accuracy at that noise level."""
+
+        def posterior_fn(x: Array, t: Array) -> Array:
+            index = schedule.index(t, len(x))
+            m, s = np.sqrt(schedule.alpha_bar[index]), np.sqrt(1 - schedule.alpha_bar[index])
+            return special.softmax(self._log_joint(x, m, s)[0], axis=1)
+
+        return posterior_fn
+
     def schedule_classifier_grad(self, schedule: NoiseSchedule,
                                  k: int) -> Callable[[Array, Array], Array]:  # fmt: skip
         """grad_x log q(k | x_t) at step index t, the exact noisy classifier's gradient when

@@ -102,11 +102,25 @@ class DDPM(DiffusionModel):
                                          self._bins(), h["parametrization"])  # fmt: skip
         return diffusion.simple_loss(predict, x0, self.schedule, self.rng, h["parametrization"])
 
-    def _reverse_fn(self, y: Any, n: int, guidance: float = 0.0) -> Any:
-        """What the bound and the ancestral chain call, for n examples under labels y and
-        classifier-free guidance at weight ``guidance``: eps, or (eps, log sigma^2)."""
-        return self.guided(self.eps_and_log_variance if self.learned else self.eps, y, n,
-                           guidance)  # fmt: skip
+    def _reverse_fn(self, y: Any, n: int, guidance: float = 0.0, classifier: Any = None,
+                    classifier_scale: float = 1.0, variance: bool = True) -> Any:  # fmt: skip
+        """What the bound and the chains call, for n examples under labels y: eps (or with
+        ``variance`` and a learned one, (eps, log sigma^2)), with classifier-free guidance at
+        weight ``guidance`` and, given a ``NoisyClassifier``, classifier guidance at scale
+        ``classifier_scale`` toward y (Dhariwal & Nichol eq. 14)."""
+        fn = self.eps_and_log_variance if self.learned and variance else self.eps
+        if classifier is None:
+            return self.guided(fn, y, n, guidance)
+        if y is None:
+            raise ValueError("ddpm: classifier guidance steers toward labels; give y")
+        if not np.array_equal(classifier.schedule.alpha_bar, self.schedule.alpha_bar):
+            schedule = f"{classifier.schedule.kind}, {classifier.schedule.T} steps"
+            raise ValueError(f"ddpm: the classifier was trained on another noise schedule "
+                             f"({schedule})")  # fmt: skip
+        eps_fn = self.guided(fn, y if self.conditional else None, n, guidance)
+        return diffusion.classifier_guided(
+            eps_fn, self.schedule, lambda x, t: classifier.grad_log_prob(x, t, y),
+            classifier_scale)  # fmt: skip
 
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """-L_vlb per example, in nats: a lower bound on log P(x) (discrete data, decoder on
@@ -121,26 +135,28 @@ class DDPM(DiffusionModel):
 
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
                steps: int | None = None, eta: float | None = None,
-               return_trajectory: bool = False, y: Any = None,
-               guidance: float = 0.0) -> Any:  # fmt: skip
+               return_trajectory: bool = False, y: Any = None, guidance: float = 0.0,
+               classifier: Any = None, classifier_scale: float = 1.0) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"ancestral"`` (T
         steps) or ``"ddim"`` (``steps`` of the subsequence, the settings' ``ddim_steps`` or
         all T if fewer, and ``eta``); a conditional model's under labels y (one per sample,
         or one for all; None: the null class) with classifier-free ``guidance`` w (two
-        network passes a step when w > 0); with ``return_trajectory`` also the states in the
-        model's space."""
+        network passes a step when w > 0); with a ``classifier`` (a ``NoisyClassifier`` on
+        this schedule) also classifier guidance toward y at ``classifier_scale`` s, which
+        works on an unconditional model too; with ``return_trajectory`` also the states in
+        the model's space."""
         h = self.hparams
         sampler = sampler or h["sampler"]
         if sampler not in SAMPLERS:
             raise ValueError(f"ddpm: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, clip = (n, *self.info.shape), ((-1.0, 1.0) if self.image else None)
         if sampler == "ancestral":
-            reverse = self._reverse_fn(y, n, guidance)
+            reverse = self._reverse_fn(y, n, guidance, classifier, classifier_scale)
             out = diffusion.ddpm_ancestral(self.schedule, reverse, shape, rng, h["variance"],
                                            clip, return_trajectory=return_trajectory)  # fmt: skip
         else:
             steps = steps or min(h["ddim_steps"], self.schedule.T)  # a short chain's whole
-            eps = self.guided(self.eps, y, n, guidance)
+            eps = self._reverse_fn(y, n, guidance, classifier, classifier_scale, variance=False)
             out = diffusion.ddim(self.schedule, eps, shape, rng, steps,
                                  h["eta"] if eta is None else eta, clip,
                                  return_trajectory=return_trajectory)  # fmt: skip
