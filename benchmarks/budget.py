@@ -17,10 +17,18 @@ from scratchgen.data import Dataset
 WARMUP, TIMED = 3, 10  # steps run before the clock starts (first calls compile), steps timed
 
 
-def seconds_per_step(registered: str, dataset: Dataset, settings: dict, batch: int,
+def _build(model: str | type, dataset: Dataset, settings: dict) -> Any:
+    """A fresh model: a registered name's, or a model class's (one the CLI does not list)."""
+    if isinstance(model, str):
+        return models.create(model, dataset.info, **settings)
+    return model(dataset.info, **settings)
+
+
+def seconds_per_step(model: str | type, dataset: Dataset, settings: dict, batch: int,
                      lr: float) -> float:  # fmt: skip
-    """Seconds of one training step of a fresh ``registered`` model at this batch size."""
-    probe = models.create(registered, dataset.info, **settings)
+    """Seconds of one training step of a fresh ``model`` (a registered name or a class) at
+    this batch size."""
+    probe = _build(model, dataset, settings)
     labels = dataset.train_labels if probe.conditional else None
     probe.initialize(dataset.train, np.random.default_rng(0))
     optimizer = optim.Adam(list(probe.parameters()), lr)
@@ -39,25 +47,25 @@ def steps_for(minutes: float, per_step: float) -> int:
     return max(1, int(minutes * 60 / per_step))
 
 
-def trained_for(minutes: float, registered: str, dataset: Dataset, settings: dict,
+def trained_for(minutes: float, model: str | type, dataset: Dataset, settings: dict,
                 training: dict, out: Path) -> tuple[Any, train.Trainer]:  # fmt: skip
-    """A ``registered`` model trained for about ``minutes`` into ``out``: the step count is
-    measured once and kept in ``out/budget.json``, so a run that stopped resumes from its
-    checkpoint to the same count (and a finished one only loads)."""
+    """A ``model`` (a registered name or a class) trained for about ``minutes`` into ``out``:
+    the step count is measured once and kept in ``out/budget.json``, so a run that stopped
+    resumes from its checkpoint to the same count (and a finished one only loads)."""
     config_path = out / "budget.json"
     if config_path.exists():
         steps = json.loads(config_path.read_text())["steps"]
     else:
-        per_step = seconds_per_step(registered, dataset, settings, training["batch_size"],
+        per_step = seconds_per_step(model, dataset, settings, training["batch_size"],
                                     training["lr"])  # fmt: skip
         steps = steps_for(minutes, per_step)
         out.mkdir(parents=True, exist_ok=True)
         config_path.write_text(json.dumps({"steps": steps, "seconds_per_step": per_step}))
         print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
-    model = models.create(registered, dataset.info, **settings)
-    trainer = train.Trainer(model, dataset, train.TrainConfig(steps=steps, **training), out=out,
+    built = _build(model, dataset, settings)
+    trainer = train.Trainer(built, dataset, train.TrainConfig(steps=steps, **training), out=out,
                             progress=sys.stderr.isatty())  # fmt: skip
     if (out / "checkpoint.npz").exists():
         trainer.load(out)
     trainer.fit()
-    return model, trainer
+    return built, trainer
