@@ -88,8 +88,12 @@ class GenerativeModel(Module):
 
     def _labels(self, y: Any, n: int) -> Any:
         """One label per example for a conditional model (a single label is repeated); labels
-        outside [0, num_classes) are refused in one line."""
+        outside [0, num_classes) are refused in one line, as are labels given to a model that
+        is not conditional."""
         if not self.conditional:
+            if y is not None:
+                raise ValueError(f"{type(self).__name__}: this model is not class-conditional "
+                                 "(num_classes=0); it takes no labels")  # fmt: skip
             return None
         if y is None:
             raise ValueError(f"{type(self).__name__}: this model is conditional; give the labels y")
