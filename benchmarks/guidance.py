@@ -52,7 +52,7 @@ def _sample(model, classifier, row: str, n: int, rng: np.random.Generator) -> np
         return model.sample(n, rng, "ddim", steps=DDIM_STEPS, y=y, guidance=float(weight))
     if kind == "classifier":
         return model.sample(n, rng, "ddim", steps=DDIM_STEPS, y=y, classifier=classifier,
-                            classifier_scale=float(weight))  # fmt: skip
+                            classifier_scale=float(weight), unconditional=True)  # fmt: skip
     return model.sample(n, rng, "ddim", steps=DDIM_STEPS)
 
 

@@ -101,3 +101,23 @@ def test_classifier_guidance_is_refused_in_one_line(classifier):
         )
     with pytest.raises(ValueError, match="num_classes must be 2 or more"):
         NoisyClassifier(TOY.info, num_classes=1)
+
+
+def test_unconditional_guides_a_conditional_models_null_class(classifier, monkeypatch):
+    """With unconditional=True every network pass sees the null class K, while the
+    classifier's gradient is taken toward y; without it, the network sees y."""
+    ddpm = models.create("ddpm", TOY.info, timesteps=100, hidden=[8], num_classes=K)
+    seen, network = [], ddpm.network
+
+    def recorded(x, t, y=None):
+        seen.append(np.array(y))
+        return network(x, t, y)
+
+    monkeypatch.setattr(ddpm, "network", recorded)
+    ddpm.sample(4, np.random.default_rng(0), y=2, classifier=classifier, unconditional=True)
+    assert len(seen) == 100 and all((labels == K).all() for labels in seen)
+    seen.clear()
+    ddpm.sample(4, np.random.default_rng(0), y=2, classifier=classifier)
+    assert all((labels == 2).all() for labels in seen)
+    with pytest.raises(ValueError, match="unconditional=True leaves them out"):
+        ddpm.sample(4, np.random.default_rng(0), y=2, guidance=1.0, unconditional=True)

@@ -103,21 +103,27 @@ class DDPM(DiffusionModel):
         return diffusion.simple_loss(predict, x0, self.schedule, self.rng, h["parametrization"])
 
     def _reverse_fn(self, y: Any, n: int, guidance: float = 0.0, classifier: Any = None,
-                    classifier_scale: float = 1.0, variance: bool = True) -> Any:  # fmt: skip
+                    classifier_scale: float = 1.0, unconditional: bool = False,
+                    variance: bool = True) -> Any:  # fmt: skip
         """What the bound and the chains call, for n examples under labels y: eps (or with
         ``variance`` and a learned one, (eps, log sigma^2)), with classifier-free guidance at
         weight ``guidance`` and, given a ``NoisyClassifier``, classifier guidance at scale
-        ``classifier_scale`` toward y (Dhariwal & Nichol eq. 14)."""
+        ``classifier_scale`` toward y (Dhariwal & Nichol eq. 14), the network then under y or,
+        ``unconditional``, under the null class."""
         fn = self.eps_and_log_variance if self.learned and variance else self.eps
+        if unconditional and guidance:
+            raise ValueError("ddpm: classifier-free guidance needs the network's labels; "
+                             "unconditional=True leaves them out")  # fmt: skip
         if classifier is None:
-            return self.guided(fn, y, n, guidance)
+            return self.guided(fn, None if unconditional else y, n, guidance)
         if y is None:
             raise ValueError("ddpm: classifier guidance steers toward labels; give y")
         if not np.array_equal(classifier.schedule.alpha_bar, self.schedule.alpha_bar):
             schedule = f"{classifier.schedule.kind}, {classifier.schedule.T} steps"
             raise ValueError(f"ddpm: the classifier was trained on another noise schedule "
                              f"({schedule})")  # fmt: skip
-        eps_fn = self.guided(fn, y if self.conditional else None, n, guidance)
+        network_y = y if self.conditional and not unconditional else None
+        eps_fn = self.guided(fn, network_y, n, guidance)
         return diffusion.classifier_guided(
             eps_fn, self.schedule, lambda x, t: classifier.grad_log_prob(x, t, y),
             classifier_scale)  # fmt: skip
@@ -136,27 +142,31 @@ class DDPM(DiffusionModel):
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
                steps: int | None = None, eta: float | None = None,
                return_trajectory: bool = False, y: Any = None, guidance: float = 0.0,
-               classifier: Any = None, classifier_scale: float = 1.0) -> Any:  # fmt: skip
+               classifier: Any = None, classifier_scale: float = 1.0,
+               unconditional: bool = False) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"ancestral"`` (T
         steps) or ``"ddim"`` (``steps`` of the subsequence, the settings' ``ddim_steps`` or
         all T if fewer, and ``eta``); a conditional model's under labels y (one per sample,
         or one for all; None: the null class) with classifier-free ``guidance`` w (two
         network passes a step when w > 0); with a ``classifier`` (a ``NoisyClassifier`` on
         this schedule) also classifier guidance toward y at ``classifier_scale`` s, which
-        works on an unconditional model too; with ``return_trajectory`` also the states in
-        the model's space."""
+        works on an unconditional model too, and with ``unconditional`` on a conditional
+        model's null class (y then names only the classifier's target); with
+        ``return_trajectory`` also the states in the model's space."""
         h = self.hparams
         sampler = sampler or h["sampler"]
         if sampler not in SAMPLERS:
             raise ValueError(f"ddpm: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, clip = (n, *self.info.shape), ((-1.0, 1.0) if self.image else None)
         if sampler == "ancestral":
-            reverse = self._reverse_fn(y, n, guidance, classifier, classifier_scale)
+            reverse = self._reverse_fn(y, n, guidance, classifier, classifier_scale,
+                                       unconditional)  # fmt: skip
             out = diffusion.ddpm_ancestral(self.schedule, reverse, shape, rng, h["variance"],
                                            clip, return_trajectory=return_trajectory)  # fmt: skip
         else:
             steps = steps or min(h["ddim_steps"], self.schedule.T)  # a short chain's whole
-            eps = self._reverse_fn(y, n, guidance, classifier, classifier_scale, variance=False)
+            eps = self._reverse_fn(y, n, guidance, classifier, classifier_scale, unconditional,
+                                   variance=False)  # fmt: skip
             out = diffusion.ddim(self.schedule, eps, shape, rng, steps,
                                  h["eta"] if eta is None else eta, clip,
                                  return_trajectory=return_trajectory)  # fmt: skip
