@@ -38,7 +38,16 @@ def ancestral_step(schedule: NoiseSchedule, run: Run, x: Array, index: int,
     """One step of ``ddpm_ancestral``, from x_t at ``index`` (step t = index + 1) to x_{t-1};
     one call of eps_fn, and one draw of z unless this is the last step."""
     t = np.full(len(x), index)
-    eps, log_variance = reverse_parameters(schedule, variance, run(x, t), x, t, run.name)
+    return step_from_prediction(schedule, run(x, t), x, index, variance, clip, rng, run.name)
+
+
+def step_from_prediction(schedule: NoiseSchedule, prediction: Any, x: Array, index: int,
+                         variance: Variance, clip: tuple[float, float] | None,
+                         rng: np.random.Generator, name: str) -> Array:  # fmt: skip
+    """``ancestral_step`` given eps_fn's output at (x, index) already (eps, or with a learned
+    variance (eps, log sigma^2)), for a solver that needs eps for more than the step."""
+    t = np.full(len(x), index)
+    eps, log_variance = reverse_parameters(schedule, variance, prediction, x, t, name)
     mean, _ = schedule.posterior(_x0_hat(schedule, eps, x, t, clip), x, t)
     if index == 0:
         return mean

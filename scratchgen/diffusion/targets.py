@@ -87,6 +87,18 @@ class GaussianData(_NoisedData):
         y = (x - m * self.mean) @ self.eigenvectors
         return -(y / (m**2 * self.eigenvalues + s**2)) @ self.eigenvectors.T
 
+    def schedule_eps_vjp(self, schedule: NoiseSchedule) -> Callable[[Array, Array, Array], Array]:
+        """(x, t, v) -> v^T d eps / dx at step index t: eps = s Sigma_t^-1 (x - m mu) is affine
+        in x, so this is s Sigma_t^-1 v, Sigma_t = m^2 Sigma + s^2 I (symmetric)."""
+
+        def vjp_fn(x: Array, t: Array, v: Array) -> Array:
+            index = schedule.index(t, len(x))
+            m, s = np.sqrt(schedule.alpha_bar[index]), np.sqrt(1 - schedule.alpha_bar[index])
+            # the score at v + m mu is -Sigma_t^-1 v
+            return -s[:, None] * self.noised_score(np.asarray(v) + m[:, None] * self.mean, m, s)
+
+        return vjp_fn
+
     def log_prob(self, x: Array) -> Array:
         """log N(x; mean, cov), (n,)."""
         y = (self._points(x) - self.mean) @ self.eigenvectors

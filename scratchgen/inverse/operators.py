@@ -17,7 +17,8 @@ Generative Modeling through SDEs", appendix I.3), which they use for colourisati
   block a rotation whose first axis is the constant block, 1 / factor in every entry;
 - ``Linear(matrix)``: y = A x on flat examples, with V from ``numpy.linalg.svd``.
 
-Every operator has ``apply(x)``, ``to_basis(x)`` and ``from_basis(c, shape)`` (c flat, (n, D)),
+Every operator has ``apply(x)``, ``adjoint(r, shape)`` (A^T r, for solvers that follow the
+gradient of ||A x - y||), ``to_basis(x)`` and ``from_basis(c, shape)`` (c flat, (n, D)),
 ``observed(shape)`` (a bool mask of the D coordinates) and ``observed_values(y, shape)`` (n, r),
 and ``residual(x, y)``, the consistency error ||A x - y|| per example.
 """
@@ -48,6 +49,10 @@ class LinearOperator:
     name = "operator"
 
     def apply(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def adjoint(self, r: Array, shape: tuple[int, ...]) -> Array:
+        """A^T r for measurements r of examples of ``shape``: <A x, r> = <x, A^T r>."""
         raise NotImplementedError
 
     def to_basis(self, x: Array) -> Array:
@@ -109,6 +114,9 @@ class Inpaint(LinearOperator):
         x = np.asarray(x, np.float64)
         return np.where(self._full_mask(x.shape), x, 0.0)
 
+    def adjoint(self, r: Array, shape: tuple[int, ...]) -> Array:
+        return self.apply(np.asarray(r, np.float64).reshape(shape))  # a projection: A^T = A
+
     def to_basis(self, x: Array) -> Array:
         x = np.asarray(x, np.float64)
         return x.reshape(len(x), -1)
@@ -143,6 +151,10 @@ class Colorize(LinearOperator):
 
     def apply(self, x: Array) -> Array:
         return np.einsum("c,nchw->nhw", self.weights, self._images(x))[:, None]
+
+    def adjoint(self, r: Array, shape: tuple[int, ...]) -> Array:
+        grey = np.asarray(r, np.float64).reshape(shape[0], 1, *shape[2:])
+        return self.weights[None, :, None, None] * grey
 
     def to_basis(self, x: Array) -> Array:
         x = self._images(x)
@@ -185,6 +197,11 @@ class SuperResolve(LinearOperator):
 
     def apply(self, x: Array) -> Array:
         return self._blocks(x).mean(axis=-1)
+
+    def adjoint(self, r: Array, shape: tuple[int, ...]) -> Array:
+        f = self.factor
+        low = np.asarray(r, np.float64).reshape(shape[0], shape[1], shape[2] // f, shape[3] // f)
+        return np.repeat(np.repeat(low, f, axis=2), f, axis=3) / f**2
 
     def to_basis(self, x: Array) -> Array:
         c = self._blocks(x) @ self.rotation.T
@@ -231,6 +248,9 @@ class Linear(LinearOperator):
 
     def apply(self, x: Array) -> Array:
         return self._flat(x) @ self.matrix.T
+
+    def adjoint(self, r: Array, shape: tuple[int, ...]) -> Array:
+        return (np.asarray(r, np.float64).reshape(shape[0], -1) @ self.matrix).reshape(shape)
 
     def to_basis(self, x: Array) -> Array:
         return self._flat(x) @ self.vt.T

@@ -152,3 +152,19 @@ def test_settings_are_checked_before_anything_is_built():
         models.create("score_sde", TOY.info, sde="vpp")
     with pytest.raises(ValueError, match="parametrization"):
         models.create("ddpm", TOY.info, parametrization="score")
+
+
+@pytest.mark.parametrize("parametrization", ["eps", "x0", "v"])
+def test_ddpms_eps_vjp_is_the_finite_differences(parametrization):
+    """What DPS differentiates: v^T d eps / dx through the network, for every parametrisation
+    (the conversion to eps mixes in x_t for x0 and v)."""
+    model = models.create("ddpm", TOY.info, timesteps=50, hidden=[16, 16], dtype="float64",
+                          parametrization=parametrization)  # fmt: skip
+    for p in model.parameters():  # away from the initialisation, so that the map is not flat
+        p.data = 0.5 * np.random.default_rng(1).standard_normal(p.shape)
+    rng = np.random.default_rng(0)
+    x, v, t = rng.standard_normal((3, 2)), rng.standard_normal((3, 2)), np.array([0, 20, 49])
+    h = 1e-6
+    numeric = np.stack([(v * (model.eps(x + h * e, t) - model.eps(x - h * e, t))).sum(1) / (2 * h)
+                        for e in np.eye(2)], axis=1)  # fmt: skip
+    np.testing.assert_allclose(model.eps_vjp(x, t, v), numeric, rtol=1e-5, atol=1e-8)

@@ -81,6 +81,19 @@ class DDPM(DiffusionModel):
         """eps_theta(x_t, t, y) as an ndarray, whatever the network predicts."""
         return self.eps_and_log_variance(x_t, t, y)[0]
 
+    def eps_vjp(self, x_t: np.ndarray, t: np.ndarray, v: np.ndarray,
+                y: Any = None) -> np.ndarray:  # fmt: skip
+        """v^T d eps_theta(x_t, t, y) / dx_t, by one backward pass through the engine: what
+        diffusion posterior sampling (``scratchgen.inverse.dps``) needs of a model."""
+        labels = self.condition_labels(y, len(x_t))
+        with ad.enable_grad():
+            inputs = Tensor(np.asarray(x_t, self.dtype), requires_grad=True)
+            out = self.predict(inputs, t, labels)
+            prediction = out[0] if self.learned else out
+            eps = self.schedule.to_x0_eps(prediction, inputs, t, self.hparams["parametrization"])[1]
+            (grad,) = ad.grad(ad.sum(eps * Tensor(np.asarray(v, self.dtype))), [inputs])
+        return grad.data.astype(np.float64)
+
     def _bins(self) -> int | None:
         """The decoder's levels: the data's own, or None (a density) for vectors."""
         if self.info.kind == "continuous":
