@@ -5,6 +5,8 @@
                      [--resume]
     scratchgen sample DIR [--n N] [--seed S] [--temperature T] [--label Y] [--guidance W]
                       --out FILE.npy|FILE.png
+    scratchgen sample DIR (--inpaint MASK.npy --given X.npy | --colorize GREY.npy |
+                      --super-resolve LOW.npy [--factor F]) [--solver S] --out FILE
     scratchgen eval DIR [--data DATASET|FILE] [--metrics NAME ...] [--samples N] [--seed S]
     scratchgen tour [--out DIR] [--quick] [--only SECTION ...] [--workers N] [--list]
 
@@ -70,6 +72,17 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--guidance", type=float, help="class-conditional diffusion models: "
                         "classifier-free weight w >= 0: (1+w) eps(x, y) - w eps(x)")  # fmt: skip
     sample.add_argument("--out", type=Path, required=True, help="FILE.npy or FILE.png")
+    inverse = sample.add_argument_group("inverse problems (ddpm runs): complete measurements")
+    inverse.add_argument("--inpaint", type=Path, metavar="MASK.npy",
+                         help="a bool mask, the image's shape or H x W: True = seen")  # fmt: skip
+    inverse.add_argument("--given", type=Path, metavar="X.npy", help="--inpaint: the images")
+    inverse.add_argument("--colorize", type=Path, metavar="GREY.npy",
+                         help="grey images (n, 1, H, W), Rec. 601 luminance")  # fmt: skip
+    inverse.add_argument("--super-resolve", type=Path, metavar="LOW.npy",
+                         help="images averaged over --factor x --factor blocks")  # fmt: skip
+    inverse.add_argument("--factor", type=int, default=2)
+    inverse.add_argument("--solver", choices=("replacement", "repaint", "dps"),
+                         default="replacement")  # fmt: skip
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model on test data")
     evaluate.add_argument("run", type=Path)
@@ -332,6 +345,9 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     from scratchgen.evaluation import NotApplicable, draw_samples
 
     model, config = load_run(args.run)
+    if args.inpaint or args.colorize or args.super_resolve:
+        _complete(model, args)
+        return
     given = None
     if getattr(model, "translates", False):  # translations of the run's own test images
         from scratchgen import data
@@ -344,6 +360,64 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         raise UsageError(f"scratchgen sample: {error}") from None
     _write_samples(model, samples, args.out, None)
     print(f"wrote {len(samples)} samples of {config['model']} to {args.out}")
+
+
+def _read_array(path: Path, what: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"scratchgen sample: could not read {what} {path}: {error}") from None
+
+
+def _measurement(model, args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray]:
+    """(operator, y, what to show of y as images) from the flags of one inverse problem."""
+    from scratchgen import inverse
+
+    shape = model.info.shape
+    if sum(bool(flag) for flag in (args.inpaint, args.colorize, args.super_resolve)) != 1:
+        raise UsageError("scratchgen sample: give one of --inpaint, --colorize, --super-resolve")
+    if args.inpaint:
+        if args.given is None:
+            raise UsageError("scratchgen sample: --inpaint needs --given X.npy, the images")
+        mask, x = _read_array(args.inpaint, "the mask"), _read_array(args.given, "the images")
+        if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
+            raise UsageError(f"scratchgen sample: --given must be (n, {', '.join(map(str, shape))})"
+                             f" images, got {x.shape}")  # fmt: skip
+        try:
+            operator = inverse.Inpaint(mask.astype(bool))
+            y = operator.apply(x)
+        except ValueError as error:
+            raise UsageError(f"scratchgen sample: {error}") from None
+        return operator, y, y
+    if args.colorize:
+        y = _read_array(args.colorize, "the grey images")
+        return inverse.Colorize(), y, np.repeat(y, 3, axis=1) if y.ndim == 4 else y
+    y = _read_array(args.super_resolve, "the low-resolution images")
+    f = args.factor
+    return inverse.SuperResolve(f), y, np.repeat(np.repeat(y, f, axis=-2), f, axis=-1)
+
+
+def _complete(model, args: argparse.Namespace) -> None:
+    """The inverse problems: completions of a measurement by a model that has ``complete``,
+    written as .npy, or as a figure of the measurement's rows over the completions'."""
+    if not hasattr(model, "complete"):
+        raise UsageError(f"scratchgen sample: {model.registered_name} does not complete "
+                         "measurements (ddpm does)")  # fmt: skip
+    operator, y, shown = _measurement(model, args)
+    try:
+        expected = operator.apply(np.zeros((max(len(y), 1), *model.info.shape))).shape
+    except ValueError as error:  # an operator that does not fit these images at all
+        raise UsageError(f"scratchgen sample: {error}") from None
+    if y.shape != expected:
+        raise UsageError(f"scratchgen sample: the measurement must be {expected} for this "
+                         f"model's images, got {y.shape}")  # fmt: skip
+    completed = model.complete(operator, y, np.random.default_rng(args.seed), args.solver)
+    if args.out.suffix == ".npy":
+        _write_samples(model, completed, args.out, None)
+    else:
+        _write_samples(model, np.concatenate([shown.astype(completed.dtype), completed]),
+                       args.out, None)  # fmt: skip
+    print(f"wrote {len(completed)} completions ({args.solver}) to {args.out}")
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:

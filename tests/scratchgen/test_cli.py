@@ -261,3 +261,46 @@ def test_a_class_conditional_diffusion_model_samples_a_label_with_guidance(tmp_p
     capsys.readouterr()
     err = one_line_refusal(["sample", str(plain), "--guidance", "1", "--out", str(target)], capsys)
     assert "trained without labels (num_classes=0)" in err
+
+
+def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
+    """--inpaint keeps the seen pixels exactly (replacement and RePaint), --super-resolve
+    returns full-size images, and every misuse is one line."""
+    out = tmp_path / "run"
+    settings = ["channels=8", "multipliers=[1]", "timesteps=100"]
+    assert main(["train", "ddpm", "--data", "digits", "--steps", "2", "--out", str(out),
+                 "--quiet", "--set", *settings]) == 0  # fmt: skip
+    from scratchgen import data
+
+    x = data.load("digits").test[:3]
+    mask = np.zeros((8, 8), bool)
+    mask[:4] = True
+    np.save(tmp_path / "mask.npy", mask)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "low.npy", x.reshape(3, 1, 4, 2, 4, 2).mean(axis=(3, 5)))
+    target = tmp_path / "done.npy"
+    for solver in ("replacement", "repaint"):
+        inpaint = ["--inpaint", str(tmp_path / "mask.npy"), "--given", str(tmp_path / "x.npy")]
+        assert main(["sample", str(out), *inpaint, "--solver", solver, "--out", str(target)]) == 0
+        np.testing.assert_array_equal(np.load(target)[:, :, :4], x[:, :, :4])
+    assert main(["sample", str(out), "--super-resolve", str(tmp_path / "low.npy"), "--solver",
+                 "dps", "--out", str(tmp_path / "sr.png")]) == 0  # fmt: skip
+    assert main(["sample", str(out), "--super-resolve", str(tmp_path / "low.npy"),
+                 "--out", str(target)]) == 0  # fmt: skip
+    upscaled, low = np.load(target), np.load(tmp_path / "low.npy")
+    assert upscaled.shape == (3, 1, 8, 8)
+    # its blocks average to the low image, to rounding, away from black and white (where the
+    # clip to the levels moves a block's mean)
+    error = np.abs(upscaled.reshape(3, 1, 4, 2, 4, 2).mean(axis=(3, 5)) - low)
+    inside = (low > 2) & (low < 14)
+    assert inside.sum() > 5 and np.mean(error[inside] <= 0.5) > 0.9
+    capsys.readouterr()
+    for flags, message in [
+        (["--inpaint", str(tmp_path / "mask.npy")], "--inpaint needs --given"),
+        (["--colorize", str(tmp_path / "low.npy")], "needs colour images"),
+        (["--super-resolve", str(tmp_path / "x.npy")], "the measurement must be (3, 1, 4, 4)"),
+        (["--inpaint", str(tmp_path / "none.npy"), "--given", str(tmp_path / "x.npy")],
+         "could not read the mask"),
+    ]:  # fmt: skip
+        err = one_line_refusal(["sample", str(out), *flags, "--out", str(target)], capsys)
+        assert message in err, err

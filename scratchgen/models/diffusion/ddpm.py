@@ -18,10 +18,11 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
-from scratchgen import diffusion
+from scratchgen import diffusion, inverse
 from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.diffusion.base import DiffusionModel
+from scratchgen.models.signal import to_signal
 from scratchgen.settings import NonNegative, Size
 
 SAMPLERS = ("ancestral", "ddim")
@@ -80,6 +81,33 @@ class DDPM(DiffusionModel):
     def eps(self, x_t: np.ndarray, t: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
         """eps_theta(x_t, t, y) as an ndarray, whatever the network predicts."""
         return self.eps_and_log_variance(x_t, t, y)[0]
+
+    def complete(self, operator: Any, y: Any, rng: np.random.Generator,
+                 solver: Literal["replacement", "repaint", "dps"] = "replacement",
+                 zeta: float = 1.0) -> np.ndarray:  # fmt: skip
+        """Samples x in data space given the measurement y = A x of data (one example per row
+        of y, in the data's levels), by ``scratchgen.inverse``'s solvers on this model's chain:
+        Song et al.'s replacement, RePaint (10 x 10 resamplings) or DPS at step ``zeta``. A
+        linear A maps the signal 2 x / top - 1 to 2 A(x) / top - A(1), which is how y is read
+        in the model's space. A conditional model completes under its null class."""
+        y = np.asarray(y, np.float64)
+        shape = (len(y), *self.info.shape)
+        if self.info.kind == "continuous":
+            y_signal = y
+        else:  # to_signal is x -> (2 / top) x - 1: A of it is to_signal(A x) + 1 - A(1)
+            y_signal = to_signal(y, self.info) + 1.0 - operator.apply(np.ones(shape))
+        eps_fn, h = self._reverse_fn(None, len(y)), self.hparams
+        clip = (-1.0, 1.0) if self.image else None
+        if solver == "dps":
+            out = inverse.dps(self.schedule, eps_fn, self.eps_vjp, shape, rng, operator, y_signal,
+                              zeta, h["variance"], clip)  # fmt: skip
+        elif solver in ("replacement", "repaint"):
+            solve = inverse.impute if solver == "replacement" else inverse.repaint
+            out = solve(self.schedule, eps_fn, shape, rng, operator, y_signal,
+                        variance=h["variance"], clip=clip)  # fmt: skip
+        else:
+            raise ValueError(f"ddpm: solver must be replacement, repaint or dps, got {solver!r}")
+        return self.from_signal(out)
 
     def eps_vjp(self, x_t: np.ndarray, t: np.ndarray, v: np.ndarray,
                 y: Any = None) -> np.ndarray:  # fmt: skip
