@@ -5,16 +5,14 @@ classifier at s = 1 turns the unconditional noise into the conditional one, so t
 reproduces the class; w = 0 and s = 0 are the plain samplers bit for bit; and guidance beyond
 them sharpens the samples toward their class."""
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scratchgen import diffusion as d
-from scratchgen import metrics
 from scratchgen.diffusion.targets import GaussianMixtureData
+from tests.scratchgen.test_diffusion_samplers import assert_reproduces
 
 # overlapping classes, so that a class's own samples are often claimed by the other class
 MIXTURE = GaussianMixtureData([[-1.0, 0.0], [1.0, 0.5]], 0.8)
@@ -70,22 +68,11 @@ def test_the_exact_classifier_at_scale_one_turns_the_marginal_noise_into_the_cla
     np.testing.assert_allclose(guided(x, t), eps_of(MIXTURE.component(k))(x, t), atol=1e-10)
 
 
-def assert_samples_of(x, data, seed):
-    """Means within 4.5 standard errors and an MMD test against the data not rejected at
-    level 0.005 (199 relabellings): together a false failure about once in 10^3 runs."""
-    rng = np.random.default_rng(seed)
-    truth = data.sample(20000, rng)
-    se = truth.std(axis=0) / math.sqrt(len(x))
-    assert np.all(np.abs(x.mean(axis=0) - truth.mean(axis=0)) < 4.5 * se), x.mean(axis=0)
-    _, p = metrics.mmd_test(x[:1000], truth[:1000], permutations=199, rng=rng)
-    assert p > 0.005, p
-
-
 def test_classifier_guidance_with_the_exact_classifier_samples_the_class():
     grad = MIXTURE.schedule_classifier_grad(SCHEDULE, 1)
     guided = d.classifier_guided(eps_of(MIXTURE), SCHEDULE, grad, 1.0)
     x = d.ddpm_ancestral(SCHEDULE, guided, (N, 2), np.random.default_rng(0))
-    assert_samples_of(x, MIXTURE.component(1), 1)
+    assert_reproduces(x, MIXTURE.component(1), 1)
 
 
 def class_posterior(x, k):
