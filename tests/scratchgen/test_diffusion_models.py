@@ -168,3 +168,19 @@ def test_ddpms_eps_vjp_is_the_finite_differences(parametrization):
     numeric = np.stack([(v * (model.eps(x + h * e, t) - model.eps(x - h * e, t))).sum(1) / (2 * h)
                         for e in np.eye(2)], axis=1)  # fmt: skip
     np.testing.assert_allclose(model.eps_vjp(x, t, v), numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_ddpm_completes_given_values_under_a_mask_as_the_autoregressive_models_do():
+    """sample(n, rng, given=, mask=) keeps the observed levels exactly; without a mask, or with
+    labels beside it, it is refused in one line."""
+    digits = data.load("digits")
+    model = models.create("ddpm", digits.info, timesteps=100, channels=8, multipliers=[1])
+    mask = np.zeros(digits.info.shape, bool)
+    mask[:, :, :3] = True
+    done = model.sample(4, np.random.default_rng(0), given=digits.test[:4], mask=mask)
+    assert done.shape == (4, *digits.info.shape)
+    np.testing.assert_array_equal(done[:, :, :, :3], digits.test[:4, :, :, :3])
+    with pytest.raises(ValueError, match="needs a mask"):
+        model.sample(4, np.random.default_rng(0), given=digits.test[:4])
+    with pytest.raises(ValueError, match="takes no labels, guidance or trajectory"):
+        model.sample(4, np.random.default_rng(0), given=digits.test[:4], mask=mask, guidance=1.0)

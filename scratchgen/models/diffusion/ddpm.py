@@ -184,7 +184,8 @@ class DDPM(DiffusionModel):
                steps: int | None = None, eta: float | None = None,
                return_trajectory: bool = False, y: Any = None, guidance: float = 0.0,
                classifier: Any = None, classifier_scale: float = 1.0,
-               unconditional: bool = False) -> Any:  # fmt: skip
+               unconditional: bool = False, given: Any = None,
+               mask: Any = None) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"ancestral"`` (T
         steps) or ``"ddim"`` (``steps`` of the subsequence, the settings' ``ddim_steps`` or
         all T if fewer, and ``eta``); a conditional model's under labels y (one per sample,
@@ -193,7 +194,20 @@ class DDPM(DiffusionModel):
         this schedule) also classifier guidance toward y at ``classifier_scale`` s, which
         works on an unconditional model too, and with ``unconditional`` on a conditional
         model's null class (y then names only the classifier's target); with
-        ``return_trajectory`` also the states in the model's space."""
+        ``return_trajectory`` also the states in the model's space. With ``given`` and a bool
+        ``mask`` (True = observed, broadcast to the examples' shape), the observed values are
+        kept and the rest completed by replacement, as the autoregressive models do (see
+        ``complete`` for RePaint, DPS and other measurements)."""
+        if given is not None:
+            if mask is None:
+                raise ValueError("ddpm: a given observation needs a mask saying which values "
+                                 "are observed")  # fmt: skip
+            if y is not None or guidance or classifier is not None or return_trajectory:
+                raise ValueError("ddpm: completion (given=) takes no labels, guidance or "
+                                 "trajectory; see complete() and scratchgen.inverse")  # fmt: skip
+            operator = inverse.Inpaint(np.broadcast_to(np.asarray(mask, bool), self.info.shape))
+            x = np.broadcast_to(np.asarray(given, np.float64), (n, *self.info.shape))
+            return self.complete(operator, operator.apply(x), rng)
         h = self.hparams
         sampler = sampler or h["sampler"]
         if sampler not in SAMPLERS:
