@@ -73,8 +73,6 @@ class DiffusionModel(GenerativeModel):
     def network(self, x: Tensor, t: Any, y: np.ndarray | None = None) -> Tensor:
         """f(x, t, y) on a Tensor, t the network's time input (n,) in [0, TIME_SCALE], y the
         labels (n,) with the null class K, or None for an unconditional network."""
-        if y is None:
-            return self.net(ad.astype(x, self.dtype), t)
         return self.net(ad.astype(x, self.dtype), t, y)
 
     def network_array(self, x: np.ndarray, t: Any, y: np.ndarray | None = None) -> np.ndarray:
