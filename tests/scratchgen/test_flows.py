@@ -350,3 +350,37 @@ def test_reverse_kl_fitting_lowers_the_kl_to_the_target():
     reverse_kl.fit_reverse_kl(U, flow, 300, rng, anneal=0)
     after = kl()
     assert after < before - 0.5 and after > -0.02  # the KL stays >= 0 up to Monte Carlo error
+
+
+def test_map_completion_finds_a_gaussians_conditional_mean_and_keeps_what_is_seen():
+    """A MAF fitted to a correlated 3-D Gaussian, x_1 observed: the MAP of the free values is
+    the exact conditional mean Sigma_21 Sigma_11^-1 x_1 (a Gaussian's mode is its mean), found
+    within 0.15, where log p's gradient in them has fallen twentyfold; on the digits a
+    RealNVP's completions are levels with the seen rows kept exactly."""
+    rng = np.random.default_rng(0)
+    cov = np.array([[1.0, 0.8, -0.5], [0.8, 1.0, -0.3], [-0.5, -0.3, 1.0]])
+    x = rng.multivariate_normal(np.zeros(3), cov, size=6000)
+    dataset = data.from_array(x, kind="continuous")
+    model = models.create("maf", dataset.info, dtype="float64")
+    train.fit(model, dataset, progress=False, steps=600, batch_size=256, lr=3e-3,
+              eval_every=10**9)  # fmt: skip
+    given, mask = np.zeros((4, 3)), np.array([True, False, False])
+    given[:, 0] = [-1.0, -0.3, 0.4, 1.2]
+    done = model.map_complete(given, mask, np.random.default_rng(1), steps=400, lr=0.05)
+    np.testing.assert_array_equal(done[:, 0], given[:, 0])
+    np.testing.assert_allclose(done[:, 1:], np.outer(given[:, 0], cov[1:, 0]), atol=0.15)
+
+    def free_gradient(x, h=1e-5):
+        log_p = model.log_prob
+        return np.stack([(log_p(x + h * e).data - log_p(x - h * e).data) / (2 * h)
+                         for e in np.eye(3)[1:]], axis=1)  # fmt: skip
+
+    start = np.where(mask, given, model.sample(4, np.random.default_rng(1)))
+    assert np.abs(free_gradient(done)).max() < 0.05 * np.abs(free_gradient(start)).max()
+    digits = data.load("digits")
+    flow = models.create("realnvp", digits.info)
+    seen = np.zeros(digits.info.shape, bool)
+    seen[:, :4] = True
+    filled = flow.map_complete(digits.test[:3], seen, np.random.default_rng(2), steps=20)
+    np.testing.assert_array_equal(filled[:, :, :4], digits.test[:3, :, :4])
+    assert set(np.unique(filled)) <= set(range(digits.info.levels))
