@@ -392,6 +392,8 @@ def _measurement(model, args: argparse.Namespace) -> tuple[Any, np.ndarray, np.n
     if args.colorize:
         y = _read_array(args.colorize, "the grey images")
         return inverse.Colorize(), y, np.repeat(y, 3, axis=1) if y.ndim == 4 else y
+    if args.factor < 1:
+        raise UsageError(f"scratchgen sample: --factor must be 1 or more, got {args.factor}")
     y = _read_array(args.super_resolve, "the low-resolution images")
     f = args.factor
     return inverse.SuperResolve(f), y, np.repeat(np.repeat(y, f, axis=-2), f, axis=-1)
@@ -404,6 +406,9 @@ def _complete(model, args: argparse.Namespace) -> None:
         raise UsageError(f"scratchgen sample: {model.registered_name} does not complete "
                          "measurements (ddpm does)")  # fmt: skip
     operator, y, shown = _measurement(model, args)
+    if y.ndim < 2:
+        raise UsageError(f"scratchgen sample: the measurement must be images, n first; got "
+                         f"shape {y.shape}")  # fmt: skip
     try:
         expected = operator.apply(np.zeros((max(len(y), 1), *model.info.shape))).shape
     except ValueError as error:  # an operator that does not fit these images at all

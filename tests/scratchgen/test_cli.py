@@ -301,6 +301,8 @@ def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
         (["--super-resolve", str(tmp_path / "x.npy")], "the measurement must be (3, 1, 4, 4)"),
         (["--inpaint", str(tmp_path / "none.npy"), "--given", str(tmp_path / "x.npy")],
          "could not read the mask"),
+        (["--super-resolve", str(tmp_path / "low.npy"), "--factor", "0"],
+         "--factor must be 1 or more"),
     ]:  # fmt: skip
         err = one_line_refusal(["sample", str(out), *flags, "--out", str(target)], capsys)
         assert message in err, err
