@@ -65,14 +65,17 @@ def _place(cx: float, cy: float) -> int:
     return 3 * min(int(cy * 3), 2) + min(int(cx * 3), 2)
 
 
-def _where(cx: float, cy: float) -> str:
+def place_name(cx: float, cy: float) -> str:
+    """The name of the cell holding a centre: "top left", ..., "centre", ..."bottom right"."""
     return PLACES[_place(cx, cy)]
 
 
 def caption(objects: list[tuple[str, str, str, float, float]]) -> str:
-    """'a large red circle at the top left and a small blue square at the bottom right'."""
-    parts = [f"a {s} {c} {k} at the {_where(cx, cy)}" for k, c, s, cx, cy in objects]
-    return " and ".join(parts)
+    """'a large red circle at the top left and a small blue square at the bottom right': every
+    attribute of every object, in the grammar of ``scratchgen.data.captions``."""
+    from scratchgen.data import captions  # which reads this module's words
+
+    return captions.write(captions.scene_phrases(objects))
 
 
 # What the image determines about a scene, one column each: how many objects (0 for one, 1 for

@@ -9,6 +9,7 @@ floats or tuples out).
 - ``modes``: mode coverage of toy mixtures (captured modes, high-quality samples, reverse KL);
 - ``ais``: annealed importance sampling, for normalising constants and likelihoods;
 - ``parzen``: the Parzen-window log-likelihood, kept to show why it misleads;
+- ``captions``: caption accuracy, generated scenes read back against their captions;
 - ``features``: the feature networks trained here (``feature_network``) for FID and KID.
 
 A feature-based score is only comparable with one computed by the same feature network, so
@@ -16,6 +17,7 @@ each network has a name ("scratchgen_digits") that goes into every result comput
 """
 
 from scratchgen.metrics.ais import ais, ais_log_likelihood, hmc_transition, log_mean_weight
+from scratchgen.metrics.captions import caption_accuracy
 from scratchgen.metrics.features import FeatureNetwork, feature_network
 from scratchgen.metrics.frechet import fid, frechet_distance
 from scratchgen.metrics.kernel import kid, mmd, mmd_test
@@ -26,8 +28,9 @@ from scratchgen.metrics.parzen import parzen_log_likelihood, select_parzen_bandw
 from scratchgen.metrics.transport import energy_distance, wasserstein2
 
 __all__ = [
-    "FeatureNetwork", "ais", "ais_log_likelihood", "bits_per_dim", "density_coverage",
-    "dequantized_nll", "energy_distance", "feature_network", "fid", "frechet_distance",
+    "FeatureNetwork", "ais", "ais_log_likelihood", "bits_per_dim", "caption_accuracy",
+    "density_coverage", "dequantized_nll", "energy_distance", "feature_network", "fid",
+    "frechet_distance",
     "hmc_transition", "kid", "log_mean_weight", "mmd", "mmd_test", "mode_coverage",
     "nearest_neighbours", "parzen_log_likelihood", "precision_recall", "select_parzen_bandwidth",
     "wasserstein2",
