@@ -29,7 +29,7 @@ def seconds_per_step(model: str | type, dataset: Dataset, settings: dict, batch:
     """Seconds of one training step of a fresh ``model`` (a registered name or a class) at
     this batch size."""
     probe = _build(model, dataset, settings)
-    labels = dataset.train_labels if probe.conditional else None
+    labels = probe.condition_data(dataset, "train")
     probe.initialize(dataset.train, np.random.default_rng(0))
     optimizer = optim.Adam(list(probe.parameters()), lr)
     for step in range(WARMUP + TIMED):

@@ -4,6 +4,7 @@
     scratchgen train MODEL --data DATASET [--steps N] [--seed S] [--out DIR] [--set k=v ...]
                      [--resume]
     scratchgen sample DIR [--n N] [--seed S] [--temperature T] [--label Y] [--guidance W]
+                          [--caption TEXT ...]
                       --out FILE.npy|FILE.png
     scratchgen sample DIR (--inpaint MASK.npy --given X.npy | --colorize GREY.npy |
                       --super-resolve LOW.npy [--factor F]) [--solver S] --out FILE
@@ -69,8 +70,12 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--temperature", type=float, help="flows: z ~ N(0, T^2 I), T > 0")
     sample.add_argument("--label", type=int, help="class-conditional models: one class for all "
                         "(default: cycling through the classes)")  # fmt: skip
-    sample.add_argument("--guidance", type=float, help="class-conditional diffusion models: "
+    sample.add_argument("--guidance", type=float, help="conditional diffusion models: "
                         "classifier-free weight w >= 0: (1+w) eps(x, y) - w eps(x)")  # fmt: skip
+    sample.add_argument("--caption", action="append", metavar="TEXT",
+                        help="captioned diffusion models (condition=caption): a caption of the "
+                        "shapes world, e.g. 'a red circle at the top left'; repeat it for "
+                        "several, the samples cycling through them")  # fmt: skip
     sample.add_argument("--out", type=Path, required=True, help="FILE.npy or FILE.png")
     inverse = sample.add_argument_group("inverse problems (ddpm runs): complete measurements")
     inverse.add_argument("--inpaint", type=Path, metavar="MASK.npy",
@@ -355,7 +360,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
         given = data.load(config["data"]).test
     try:
         samples = draw_samples(model, args.n, np.random.default_rng(args.seed), args.temperature,
-                               given, args.label, args.guidance)  # fmt: skip
+                               given, args.label, args.guidance, args.caption)  # fmt: skip
     except NotApplicable as error:
         raise UsageError(f"scratchgen sample: {error}") from None
     _write_samples(model, samples, args.out, None)

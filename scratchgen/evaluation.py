@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from scratchgen.data import Dataset, toy2d
+from scratchgen.data import captions as caption_language
 from scratchgen.models.base import GenerativeModel
 
 METRICS = ("nll", "bpd", "fid", "kid", "pr", "dc", "mmd", "w2", "modes", "nn")
@@ -89,23 +90,35 @@ def check(metrics: Sequence[str], model: GenerativeModel, dataset: Dataset) -> N
 
 def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator,
                  temperature: float | None = None, given: Any = None, label: int | None = None,
-                 guidance: float | None = None) -> np.ndarray:  # fmt: skip
+                 guidance: float | None = None,
+                 captions: Sequence[str] | None = None) -> np.ndarray:  # fmt: skip
     """n samples, a class-conditional model's of ``label`` or cycling through its classes
-    (0, 1, ..., 0, 1, ...); at a ``temperature`` for the models whose ``sample`` takes one
-    (the flows), with classifier-free ``guidance`` for those that take it (the diffusion
+    (0, 1, ..., 0, 1, ...), a captioned model's cycling through ``captions`` (none: the empty
+    caption, the unconditional model); at a ``temperature`` for the models whose ``sample``
+    takes one (the flows), with classifier-free ``guidance`` for those that take it (the diffusion
     models). A translation model (``translates``, as cyclegan) translates ``given``, rows of
     its data: n of them, or all there are if fewer."""
     options: dict[str, Any] = {}
-    name = model.registered_name
+    name, captioned = model.registered_name, getattr(model, "captioned", False)
     if label is not None and not model.conditional:
         raise NotApplicable(f"{name} is not class-conditional: it takes no label")
     if guidance is not None:
         if "guidance" not in inspect.signature(model.sample).parameters:
             raise NotApplicable(f"{name} takes no guidance (the diffusion models do)")
-        if not model.conditional:
+        if not (model.conditional or captioned):
             raise NotApplicable(f"{name} was trained without labels (num_classes=0): "
                                 "there is nothing to guide toward")  # fmt: skip
         options["guidance"] = guidance
+    if captions is not None:
+        if not captioned:
+            raise NotApplicable(f"{name} was trained without captions: it takes none")
+        try:
+            [caption_language.parse(c) for c in captions]
+        except caption_language.CaptionError as error:
+            raise NotApplicable(str(error)) from None
+        options["caption"] = [captions[i % len(captions)] for i in range(n)]
+    elif guidance and captioned:
+        raise NotApplicable(f"{name}: guidance steers toward a caption; give one")
     if getattr(model, "translates", False):
         if given is None:
             raise NotApplicable(f"{model.registered_name} translates images: it needs some to "
@@ -134,8 +147,9 @@ def evaluate_model(
     on_samples: Callable[[np.ndarray], None] | None = None,
 ) -> dict[str, Any]:
     """The metrics asked for (all that apply when None) as a flat dict of the keys above, with
-    ``eval_samples`` (n, capped by the test set's size). ``on_samples`` receives the samples
-    drawn, for a figure."""
+    ``eval_samples`` (n, capped by the test set's size); a captioned model draws each sample
+    under the caption of the test scene it is compared with. ``on_samples`` receives the
+    samples drawn, for a figure."""
     from scratchgen.train import evaluate
 
     rng = np.random.default_rng(0) if rng is None else rng
@@ -143,12 +157,14 @@ def evaluate_model(
     check(asked, model, dataset)
     result: dict[str, Any] = {}
     if "nll" in asked or "bpd" in asked:
-        labels = dataset.test_labels if model.conditional else None
-        result.update(evaluate(model, dataset.test, y=labels))
+        result.update(evaluate(model, dataset.test, y=model.condition_data(dataset, "test")))
     sample_based = [m for m in asked if m not in ("nll", "bpd")]
     if not sample_based:
         return result
-    fake = draw_samples(model, min(n, len(dataset.test)), rng)
+    n, captions = min(n, len(dataset.test)), None
+    if getattr(model, "captioned", False):  # each sample under its test scene's caption
+        captions = list(model.condition_data(dataset, "test")[:n])
+    fake = draw_samples(model, n, rng, captions=captions)
     if on_samples is not None:
         on_samples(fake)
     return {**result, **score_samples(fake, dataset, sample_based, rng, progress)}

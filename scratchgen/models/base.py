@@ -7,7 +7,8 @@ keeps it in ``self.rng``, which the trainer seeds and checkpoints.
 
 A class-conditional model (``num_classes`` > 0, so ``conditional`` is True) takes the labels
 too: ``loss(x, y)``, ``log_prob(x, y)`` = log p(x | y), ``sample(n, rng, y=...)``; the trainer
-passes a dataset's labels to it. ``classify(x)`` then applies Bayes' rule with a uniform
+passes it what ``condition_data`` names, a dataset's labels by default (a text-conditioned
+model's are captions). ``classify(x)`` then applies Bayes' rule with a uniform
 prior over the classes: argmax_y log p(x | y).
 """
 
@@ -110,6 +111,17 @@ class GenerativeModel(Module):
         if labels is None:
             return None
         return np.eye(int(self.hparams["num_classes"]), dtype=self.dtype)[labels]
+
+    def condition_data(self, data: Any, split: str) -> np.ndarray | None:
+        """What the trainer hands ``loss`` beside each batch of ``split`` ("train" or "test"),
+        one row per example: a class-conditional model's labels, None for a model that takes
+        no condition (a text-conditioned one returns captions)."""
+        if not self.conditional:
+            return None
+        labels = data.train_labels if split == "train" else data.test_labels
+        if labels is None:
+            raise ValueError(f"a class-conditional model needs labels, and {data.name} has none")
+        return labels
 
     def training_data(self, data: Any) -> Any:
         """The dataset the trainer draws batches from; a model that trains on part of what it

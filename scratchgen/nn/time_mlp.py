@@ -51,17 +51,21 @@ def noise_conditional_network(shape: tuple[int, ...], hidden: Sequence[int], emb
                               channels: int, multipliers: Sequence[int], res_blocks: int,
                               attention: Sequence[int] | None, groups: int, *,
                               outputs: int = 1, num_classes: int | None = None,
-                              rng: np.random.Generator, dtype: Any) -> Module:  # fmt: skip
+                              context_dim: int | None = None, rng: np.random.Generator,
+                              dtype: Any) -> Module:  # fmt: skip
     """f(x, t) for examples of ``shape``: the UNet for images (C, H, W), with ``channels``,
     ``multipliers``, ``res_blocks``, ``attention`` and ``groups``; else the MLP through
     ``hidden`` with ``embedding`` sinusoidal features of t. It returns ``outputs`` maps of the
     examples' shape side by side along axis 1 (two for a mean and a variance). With
-    ``num_classes`` either reads a label too, f(x, t, y), ``num_classes`` being the null one."""
+    ``num_classes`` either reads a label too, f(x, t, y), ``num_classes`` being the null one;
+    with ``context_dim`` the UNet attends to a context (text) at its attention sides."""
     if len(shape) == 3:
         C, H, W = shape
         return UNet(C, (H, W), channels, multipliers, res_blocks, attention or (), groups=groups,
-                    out_channels=outputs * C, num_classes=num_classes, rng=rng,
-                    dtype=dtype)  # fmt: skip
+                    out_channels=outputs * C, num_classes=num_classes, context_dim=context_dim,
+                    rng=rng, dtype=dtype)  # fmt: skip
+    if context_dim is not None:
+        raise ValueError("a context (text) conditions the UNet, on images; these are vectors")
     D = int(np.prod(shape))
     return NoiseConditionalMLP(D, hidden, embedding, out_features=outputs * D,
                                num_classes=num_classes, rng=rng, dtype=dtype)  # fmt: skip

@@ -193,16 +193,6 @@ def _generators(model: GenerativeModel) -> dict[str, np.random.Generator]:
     return found
 
 
-def _labels_for(model: GenerativeModel, data: Dataset, split: str) -> np.ndarray | None:
-    """The labels a class-conditional model trains on (None for other models)."""
-    if not model.conditional:
-        return None
-    labels = data.train_labels if split == "train" else data.test_labels
-    if labels is None:
-        raise ValueError(f"a class-conditional model needs labels, and {data.name} has none")
-    return labels
-
-
 def evaluate(model: GenerativeModel, x: np.ndarray, batch: int = 1000,
              y: np.ndarray | None = None, likelihood: bool = True) -> dict[str, float]:  # fmt: skip
     """Mean loss on x; for exact likelihood models also the NLL in nats per example and in
@@ -264,7 +254,7 @@ def _evaluate_in_eval_mode(model: GenerativeModel, x: np.ndarray, batch: int,
             metrics.update(test_nll=nll, test_bpd=nll / (model.info.dims * math.log(2)))
             if hasattr(model, "iwae_bound"):  # then test_nll is an importance-sampled estimate
                 metrics["iwae_samples"] = int(model.hparams.get("eval_samples", 100))
-    if y is not None and likelihood:  # Bayes' rule costs one likelihood per class
+    if y is not None and likelihood and model.conditional:  # Bayes: one likelihood per class
         metrics["test_accuracy"] = float(np.mean(model.classify(x) == y))
     return metrics
 
@@ -301,7 +291,7 @@ class Trainer:
         self._saved_step: int | None = None  # the step of the checkpoint in out, if any
         self._interrupted: int | None = None  # the signal that asked training to stop
         self._clock = time.perf_counter()
-        self._labels = _labels_for(model, self.data, "train")
+        self._condition = model.condition_data(self.data, "train")
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
         for i, generator in enumerate(_generators(model).values()):
             generator.bit_generator.state = np.random.default_rng(
@@ -321,7 +311,7 @@ class Trainer:
         start = position * self.config.batch_size
         index = self._order[1][start : start + self.config.batch_size]
         x = self.data.train[index]
-        return (x,) if self._labels is None else (x, self._labels[index])
+        return (x,) if self._condition is None else (x, self._condition[index])
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> dict[str, float]:
@@ -489,7 +479,7 @@ class Trainer:
         return {**metrics, "steps": self.step, "seconds": round(self.seconds, 3)}
 
     def _evaluate(self) -> dict[str, float]:
-        labels = _labels_for(self.model, self.data, "test")
+        labels = self.model.condition_data(self.data, "test")
         return evaluate(self.model, self.data.test, self.config.eval_batch, labels,
                         likelihood=self.model.likelihood_in_training)  # fmt: skip
 

@@ -263,6 +263,24 @@ def test_a_class_conditional_diffusion_model_samples_a_label_with_guidance(tmp_p
     assert "trained without labels (num_classes=0)" in err
 
 
+def test_a_captioned_ddpm_trains_on_the_shapes_and_samples_a_caption(tmp_path, capsys):
+    out, target = tmp_path / "run", tmp_path / "s.npy"
+    settings = ["condition=caption", "channels=8", "multipliers=[1,2]", "groups=4", "timesteps=20",
+                "noise_schedule=cosine", "text_width=16", "text_layers=1"]  # fmt: skip
+    assert main(["train", "ddpm", "--data", "shapes", "--steps", "2", "--out", str(out),
+                 "--quiet", "--set", *settings]) == 0  # fmt: skip
+    assert main(["sample", str(out), "--n", "3", "--caption", "a red circle", "--caption",
+                 "a small blue square at the centre", "--guidance", "3",
+                 "--out", str(target)]) == 0  # fmt: skip
+    assert np.load(target).shape == (3, 3, 16, 16)
+    capsys.readouterr()
+    for flags, message in [(["--caption", "two circles"], "expected 'a' opening an object"),
+                           (["--guidance", "1"], "guidance steers toward a caption"),
+                           (["--label", "1"], "not class-conditional")]:  # fmt: skip
+        err = one_line_refusal(["sample", str(out), *flags, "--out", str(target)], capsys)
+        assert message in err
+
+
 def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
     """--inpaint keeps the seen pixels exactly (replacement and RePaint), --super-resolve
     returns full-size images, and every misuse is one line."""

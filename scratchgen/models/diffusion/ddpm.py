@@ -157,6 +157,9 @@ class DDPM(DiffusionModel):
                              "unconditional=True leaves them out")  # fmt: skip
         if classifier is None:
             return self.guided(fn, None if unconditional else y, n, guidance)
+        if self.captioned:
+            raise ValueError("ddpm: a noisy classifier guides toward labels; this model reads "
+                             "captions (guide it by guidance=)")  # fmt: skip
         if y is None:
             raise ValueError("ddpm: classifier guidance steers toward labels; give y")
         if not np.array_equal(classifier.schedule.alpha_bar, self.schedule.alpha_bar):
@@ -172,7 +175,8 @@ class DDPM(DiffusionModel):
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """-L_vlb per example, in nats: a lower bound on log P(x) (discrete data, decoder on
         the data's levels) or on log p(x) (vectors, a Gaussian decoder), given y for a
-        conditional model (log p(x | y); y None: the null class's p(x)). T network passes."""
+        conditional model (log p(x | y); y None: the null class's p(x)), a captioned model's
+        y its captions. T network passes."""
         bins, x0 = self._bins(), self.signal(x)
         bound = diffusion.variational_bound(
             self.schedule, self._reverse_fn(y, len(x0)), x0, self.rng,
@@ -184,12 +188,13 @@ class DDPM(DiffusionModel):
                steps: int | None = None, eta: float | None = None,
                return_trajectory: bool = False, y: Any = None, guidance: float = 0.0,
                classifier: Any = None, classifier_scale: float = 1.0,
-               unconditional: bool = False, given: Any = None,
-               mask: Any = None) -> Any:  # fmt: skip
+               unconditional: bool = False, given: Any = None, mask: Any = None,
+               caption: Any = None) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"ancestral"`` (T
         steps) or ``"ddim"`` (``steps`` of the subsequence, the settings' ``ddim_steps`` or
         all T if fewer, and ``eta``); a conditional model's under labels y (one per sample,
-        or one for all; None: the null class) with classifier-free ``guidance`` w (two
+        or one for all; None: the null class), a captioned model's under ``caption`` (one, or
+        one per sample; None: the empty caption), with classifier-free ``guidance`` w (two
         network passes a step when w > 0); with a ``classifier`` (a ``NoisyClassifier`` on
         this schedule) also classifier guidance toward y at ``classifier_scale`` s, which
         works on an unconditional model too, and with ``unconditional`` on a conditional
@@ -198,6 +203,7 @@ class DDPM(DiffusionModel):
         ``mask`` (True = observed, broadcast to the examples' shape), the observed values are
         kept and the rest completed by replacement, as the autoregressive models do (see
         ``complete`` for RePaint, DPS and other measurements)."""
+        y = self.given_condition(y, caption)
         if given is not None:
             if mask is None:
                 raise ValueError("ddpm: a given observation needs a mask saying which values "

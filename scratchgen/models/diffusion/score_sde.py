@@ -120,12 +120,13 @@ class ScoreSDE(DiffusionModel):
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
                steps: int | None = None, return_trajectory: bool = False, y: Any = None,
-               guidance: float = 0.0) -> Any:  # fmt: skip
+               guidance: float = 0.0, caption: Any = None) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"pc"``
         (reverse diffusion + Langevin at the settings' snr), ``"euler_maruyama"``, ``"ode"``
         (RK45 at the settings' tolerances) or ``"heun"``; ``steps`` (the settings'
         ``sample_steps`` unless given) for all but the ODE; a conditional model's under labels
-        y (None: the null class) with classifier-free ``guidance`` w, applied to the score as
+        y (None: the null class), a captioned model's under ``caption`` (None: the empty
+        caption), with classifier-free ``guidance`` w, applied to the score as
         (1 + w) s(x, t, c) - w s(x, t) (the eps form divided by -s(t)); with
         ``return_trajectory`` also the states in the model's space."""
         h = self.hparams
@@ -133,7 +134,7 @@ class ScoreSDE(DiffusionModel):
         if sampler not in SAMPLERS:
             raise ValueError(f"score_sde: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, sde, traj = (n, *self.info.shape), self.sde, return_trajectory
-        score = self.guided(self.score, y, n, guidance)
+        score = self.guided(self.score, self.given_condition(y, caption), n, guidance)
         if sampler == "pc":
             out = diffusion.predictor_corrector(sde, score, shape, rng, steps, h["snr"],
                                                 h["corrector_steps"],

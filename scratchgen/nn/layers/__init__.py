@@ -23,13 +23,15 @@ from scratchgen.nn.layers.mlp import MLP
 from scratchgen.nn.layers.normalization import GroupNorm, LayerNorm
 from scratchgen.nn.layers.residual import Residual, ResidualBlock
 from scratchgen.nn.layers.spectral_norm import SpectralNorm
+from scratchgen.nn.layers.text_encoder import TextEncoder
 from scratchgen.nn.layers.transformer import TransformerBlock
 
 __all__ = [
     "Linear", "Conv2d", "ConvTranspose2d", "CausalConv1d", "MaskedConv2d", "pixelcnn_mask",
     "Embedding", "ClassEmbedding", "SinusoidalEmbedding", "sinusoidal_embedding", "LayerNorm",
     "GroupNorm",
-    "Dropout", "MultiheadAttention", "TransformerBlock", "Sequential", "ModuleList", "MLP",
+    "Dropout", "MultiheadAttention", "TransformerBlock", "TextEncoder", "Sequential",
+    "ModuleList", "MLP",
     "Residual", "ResidualBlock", "MaskedLinear", "made_masks", "SpectralNorm",
     "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Tanh", "Sigmoid",
 ]  # fmt: skip
