@@ -48,6 +48,7 @@ from scratchgen.tour import (
     latent,
     mixtures,
     scores,
+    text_to_image,
 )
 from scratchgen.tour.report import SectionReport, write_page
 from scratchgen.tour.section import Section
@@ -58,11 +59,11 @@ SHARED_SECONDS = 0.85 * 2 * TOUR_BUDGET  # what the sections' own times may add 
 SECTIONS: list[Section] = [engine.SECTION, mixtures.SECTION, autoregressive.SECTION,
                            latent.SECTION, evaluation.SECTION, flows.SECTION,
                            gans.SECTION, energy.SECTION, scores.SECTION,
-                           diffusion.SECTION, controllable.SECTION]  # fmt: skip
+                           diffusion.SECTION, controllable.SECTION,
+                           text_to_image.SECTION]  # fmt: skip
 
 # seconds kept for the families still to come (their issues), so that the tour stays in budget
 RESERVED = {
-    "controllable generation: text to image": 10.0,
     "the frontier (flow matching, consistency, discrete diffusion)": 30.0,
     "homework (scratchgen.testing)": 10.0,
 }
