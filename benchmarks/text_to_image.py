@@ -10,8 +10,8 @@ network (inverse graphics): the **caption accuracy**, the fraction of samples wh
 match what their caption says (and per attribute), beside FID, KID, precision and recall
 against as many test scenes.
 
-* ``real``: the test scenes themselves under their own captions, the ceiling the reader
-  allows (it misreads some real scenes: its own test accuracy);
+* ``real``: test scenes (not those the scores compare with) under their own captions, the
+  ceiling the reader allows (it misreads some real scenes: its own test accuracy);
 * ``w``: classifier-free guidance at weight w, captions of the pairs seen in training;
 * ``partial w``: the same captions with each attribute left unsaid with probability 1/2;
 * ``held out w``: the test captions that name a red triangle;
@@ -69,6 +69,8 @@ def trained(minutes: float, out: Path):
 
 def _captions(dataset: Dataset, n: int, row: str, rng: np.random.Generator) -> list[str]:
     test = dataset.extras["test_captions"]
+    if row == "real":  # the test scenes after the n that the scores compare with
+        return test[n : 2 * n]
     if row == "empty":
         return [""] * n
     if row.startswith("held out"):
@@ -81,7 +83,7 @@ ROWS = ("real", *(f"w {w:g}" for w in WEIGHTS), "partial 3", "held out 0", "held
 
 
 def evaluate(model, trainer, n: int, out: Path, folder: Path) -> None:
-    dataset = held_out_shapes()
+    dataset = data.load("shapes")  # the test split is the held-out data's too
     reader = metrics.feature_network("shapes", progress=False)
     rows = []
     with trainer.ema.applied(model):
@@ -90,7 +92,7 @@ def evaluate(model, trainer, n: int, out: Path, folder: Path) -> None:
             captions = _captions(dataset, n, row, rng)
             started = time.perf_counter()
             if row == "real":
-                samples = dataset.test[: len(captions)]
+                samples = dataset.test[n : n + len(captions)]
             else:
                 weight = float(row.split()[-1]) if row != "empty" else 0.0
                 samples = model.sample(len(captions), rng, "ddim", steps=DDIM_STEPS,
