@@ -178,13 +178,13 @@ class DiffusionModel(GenerativeModel):
         """The condition the network sees in training: y with each replaced by the null one
         with probability p_uncond (None for an unconditional model, which ignores y); a
         caption is first made partial, each attribute unsaid with probability p_omit."""
+        if not (self.captioned or self.conditional):
+            return None  # and draws nothing: the model's random stream is the loss's alone
         dropped = self.rng.random(n) < self.hparams["p_uncond"]
         if self.captioned:
             captions = [text.partial(c, self.rng, self.hparams["p_omit"])
                         for c in self._captions(y, n)]  # fmt: skip
             return text.tokenize(["" if d else c for c, d in zip(captions, dropped)])
-        if not self.conditional:
-            return None
         return np.where(dropped, self.hparams["num_classes"], self._labels(y, n))
 
     def condition_labels(self, y: Any, n: int, guidance: float = 0.0) -> np.ndarray | None:
