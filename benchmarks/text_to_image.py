@@ -138,7 +138,7 @@ def _figure(model, trainer, dataset: Dataset, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=18.0)
-    parser.add_argument("--samples", type=int, default=256, help="samples per row")
+    parser.add_argument("--samples", type=int, default=128, help="samples per row")
     parser.add_argument("--out", type=Path, default=Path("runs/text-to-image-shapes"))
     parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()

@@ -113,7 +113,8 @@ def draw_samples(model: GenerativeModel, n: int, rng: np.random.Generator,
         if not captioned:
             raise NotApplicable(f"{name} was trained without captions: it takes none")
         try:
-            [caption_language.parse(c) for c in captions]
+            for caption in captions:
+                caption_language.parse(caption)
         except caption_language.CaptionError as error:
             raise NotApplicable(str(error)) from None
         options["caption"] = [captions[i % len(captions)] for i in range(n)]
