@@ -88,6 +88,8 @@ def _build_parser() -> argparse.ArgumentParser:
     inverse.add_argument("--factor", type=int, default=2)
     inverse.add_argument("--solver", choices=("replacement", "repaint", "dps"),
                          default="replacement")  # fmt: skip
+    inverse.add_argument("--steps", type=int, metavar="N",
+                         help="the chain respaced to N of its levels (default: all of them)")
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model on test data")
     evaluate.add_argument("run", type=Path)
@@ -421,7 +423,12 @@ def _complete(model, args: argparse.Namespace) -> None:
     if y.shape != expected:
         raise UsageError(f"scratchgen sample: the measurement must be {expected} for this "
                          f"model's images, got {y.shape}")  # fmt: skip
-    completed = model.complete(operator, y, np.random.default_rng(args.seed), args.solver)
+    levels = model.schedule.T
+    if args.steps is not None and not 1 <= args.steps <= levels:
+        raise UsageError(f"scratchgen sample: --steps must be from 1 to the model's {levels} "
+                         f"levels, got {args.steps}")  # fmt: skip
+    completed = model.complete(operator, y, np.random.default_rng(args.seed), args.solver,
+                               steps=args.steps)  # fmt: skip
     if args.out.suffix == ".npy":
         _write_samples(model, completed, args.out, None)
     else:

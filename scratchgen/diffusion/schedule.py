@@ -60,6 +60,10 @@ class NoiseSchedule:
         if not (np.all(betas > 0) and np.all(betas < 1)):
             raise ValueError(f"NoiseSchedule: every beta must lie in (0, 1); with {steps} steps "
                              f"they run from {betas.min():.3g} to {betas.max():.3g}")  # fmt: skip
+        self._derive(betas)
+
+    def _derive(self, betas: Array) -> None:
+        """Everything the closed forms use, from beta_1 .. beta_T."""
         self.betas = betas
         self.alphas = 1 - betas
         self.alpha_bar = np.cumprod(self.alphas)
@@ -158,3 +162,20 @@ class NoiseSchedule:
             raise ValueError(f"NoiseSchedule: steps must lie in 1 .. {self.T}, got {steps}")
         tau = np.unique(np.round(np.linspace(0, self.T - 1, steps)).astype(np.int64))
         return tau if steps > 1 else np.array([self.T - 1])
+
+    def respaced(self, steps: int) -> tuple[NoiseSchedule, Array]:
+        """The forward process seen at ``steps`` of its levels only, tau = ``subsequence``, as
+        a schedule of its own (Nichol & Dhariwal 2021, "Improved DDPM", section 4):
+
+            alpha_bar'_i = alpha_bar_{tau_i},
+            beta'_i = 1 - alpha_bar_{tau_i} / alpha_bar_{tau_{i-1}}   (alpha_bar_{tau_0 - 1} = 1),
+
+        so that q(x_i' | x_0) is q(x_{tau_i} | x_0) and a network trained on the T levels runs
+        any chain of the new schedule when called at tau_i instead of i. Returns the schedule
+        and tau (the network's index for each new one)."""
+        tau = self.subsequence(steps)
+        alpha_bar = self.alpha_bar[tau]
+        schedule = NoiseSchedule.__new__(NoiseSchedule)  # its betas are given, not a kind's
+        schedule.kind, schedule.T = self.kind, len(tau)
+        schedule._derive(1 - alpha_bar / np.concatenate([[1.0], alpha_bar[:-1]]))
+        return schedule, tau

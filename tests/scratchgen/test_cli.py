@@ -297,9 +297,9 @@ def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "low.npy", x.reshape(3, 1, 4, 2, 4, 2).mean(axis=(3, 5)))
     target = tmp_path / "done.npy"
-    for solver in ("replacement", "repaint"):
-        inpaint = ["--inpaint", str(tmp_path / "mask.npy"), "--given", str(tmp_path / "x.npy")]
-        assert main(["sample", str(out), *inpaint, "--solver", solver, "--out", str(target)]) == 0
+    inpaint = ["--inpaint", str(tmp_path / "mask.npy"), "--given", str(tmp_path / "x.npy")]
+    for flags in (["--solver", "replacement"], ["--solver", "repaint"], ["--steps", "25"]):
+        assert main(["sample", str(out), *inpaint, *flags, "--out", str(target)]) == 0
         np.testing.assert_array_equal(np.load(target)[:, :, :4], x[:, :, :4])
     assert main(["sample", str(out), "--super-resolve", str(tmp_path / "low.npy"), "--solver",
                  "dps", "--out", str(tmp_path / "sr.png")]) == 0  # fmt: skip
@@ -321,6 +321,7 @@ def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
          "could not read the mask"),
         (["--super-resolve", str(tmp_path / "low.npy"), "--factor", "0"],
          "--factor must be 1 or more"),
+        ([*inpaint, "--steps", "101"], "--steps must be from 1 to the model's 100 levels"),
     ]:  # fmt: skip
         err = one_line_refusal(["sample", str(out), *flags, "--out", str(target)], capsys)
         assert message in err, err

@@ -33,6 +33,28 @@ def test_cosine_schedule_follows_its_formula():
     assert s.betas.max() == pytest.approx(0.999)  # clipped at the singular end
 
 
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_respacing_to_every_level_gives_the_schedule_back(kind):
+    s = d.NoiseSchedule(kind, 200)
+    respaced, tau = s.respaced(200)
+    np.testing.assert_array_equal(tau, np.arange(200))
+    np.testing.assert_allclose(respaced.betas, s.betas, rtol=1e-12)
+    assert respaced.T == 200 and respaced.kind == kind
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_a_respaced_schedule_keeps_the_marginals_of_the_levels_it_keeps(kind):
+    s = d.NoiseSchedule(kind, 1000)
+    respaced, tau = s.respaced(37)
+    assert respaced.T == len(tau) == 37 and tau[0] == 0 and tau[-1] == 999
+    np.testing.assert_allclose(respaced.alpha_bar, s.alpha_bar[tau], rtol=1e-9)  # a cumprod
+    assert np.all((respaced.betas > 0) & (respaced.betas < 1))
+    # so the exact eps of the respaced chain at level i is the trained chain's at tau_i
+    x, i = np.random.default_rng(0).standard_normal((37, 2)), np.arange(37)
+    np.testing.assert_allclose(GAUSSIAN.schedule_eps(respaced)(x, i),
+                               GAUSSIAN.schedule_eps(s)(x, tau[i]), rtol=1e-12)  # fmt: skip
+
+
 @pytest.mark.parametrize("bad", [{"kind": "sigmoid"}, {"steps": 0}, {"steps": 2.5},
                                  {"steps": 10}])  # fmt: skip
 def test_bad_schedules_are_refused_in_one_line(bad):

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scratchgen import diffusion, inverse
+from scratchgen import data, diffusion, inverse, models
 from scratchgen.diffusion.targets import GaussianData
 from scratchgen.metrics import mmd_test
 
@@ -302,3 +302,46 @@ def test_dps_approaches_y_within_its_step_and_beats_replacement_on_a_correlated_
     np.testing.assert_array_equal(unguided, plain)
     with pytest.raises(ValueError, match="zeta must be >= 0"):
         inverse.dps(schedule, eps_fn, vjp, (5, 2), rng, operator, y[:5], zeta=-1.0)
+
+
+def test_replacement_on_a_respaced_chain_still_samples_the_exact_independent_conditional():
+    """100 of the 1000 levels (Nichol & Dhariwal's respacing), the exact eps of the trained
+    schedule called at tau_i: the same bounds as on the whole chain."""
+    rng = np.random.default_rng(6)
+    data = GaussianData([0.5, -1.0, 2.0], np.diag([1.0, 0.25, 2.0]))
+    trained = diffusion.NoiseSchedule()
+    schedule, tau = trained.respaced(100)
+    trained_eps = data.schedule_eps(trained)
+    seen = np.array([True, False, False])
+    y = np.tile(np.where(seen, [3.0, 0.0, 0.0], 0.0), (N, 1))
+    x = inverse.impute(schedule, lambda x, t: trained_eps(x, tau[t]), (N, 3), rng,
+                       inverse.Inpaint(seen), y)  # fmt: skip
+    np.testing.assert_array_equal(x[:, seen], y[:, seen])
+    assert conditional_moments_agree(x[:, ~seen], data.mean[~seen],
+                                     np.sqrt(np.diag(data.cov)[~seen]))  # fmt: skip
+
+
+def test_a_ddpm_completes_on_a_respaced_chain_one_network_call_a_level():
+    toy = data.load("eight_gaussians")
+    model = models.create("ddpm", toy.info, timesteps=100, hidden=[8])
+    operator, truth = inverse.Inpaint([True, False]), toy.test[:5]
+    calls = []
+    network = model.eps
+
+    def counted(x_t, t, y=None):
+        calls.append(np.unique(t))
+        return network(x_t, t, y)
+
+    model.eps = counted
+    tau = set(model.schedule.subsequence(20).tolist())
+    # RePaint: 20 steps down, and 9 more walks of 5 at each of the jumps 0, 5 and 10
+    for solver, levels in (("replacement", 20), ("repaint", 20 + 3 * 9 * 5), ("dps", 20)):
+        calls.clear()
+        x = model.complete(operator, operator.apply(truth), np.random.default_rng(0), solver,
+                           zeta=0.1, steps=20, jump_length=5, resampling=10)  # fmt: skip
+        assert len(calls) == levels and {int(c[0]) for c in calls} == tau
+        if solver != "dps":
+            np.testing.assert_array_equal(x[:, 0], truth[:, 0])
+    learned = models.create("ddpm", toy.info, timesteps=100, hidden=[8], variance="learned")
+    with pytest.raises(ValueError, match="learned variance belongs to the trained schedule"):
+        learned.complete(operator, operator.apply(truth), np.random.default_rng(0), steps=20)

@@ -84,30 +84,50 @@ class DDPM(DiffusionModel):
 
     def complete(self, operator: Any, y: Any, rng: np.random.Generator,
                  solver: Literal["replacement", "repaint", "dps"] = "replacement",
-                 zeta: float = 1.0) -> np.ndarray:  # fmt: skip
+                 zeta: float = 1.0, steps: int | None = None, jump_length: int = 10,
+                 resampling: int = 10) -> np.ndarray:  # fmt: skip
         """Samples x in data space given the measurement y = A x of data (one example per row
         of y, in the data's levels), by ``scratchgen.inverse``'s solvers on this model's chain:
-        Song et al.'s replacement, RePaint (10 x 10 resamplings) or DPS at step ``zeta``. A
-        linear A maps the signal 2 x / top - 1 to 2 A(x) / top - A(1), which is how y is read
-        in the model's space. A conditional model completes under its null class."""
+        Song et al.'s replacement, RePaint (``resampling`` walks back up ``jump_length`` steps)
+        or DPS at step ``zeta``; with ``steps``, on the chain respaced to that many levels
+        (``NoiseSchedule.respaced``, the network called at the levels kept). A linear A maps
+        the signal 2 x / top - 1 to 2 A(x) / top - A(1), which is how y is read in the model's
+        space. A conditional model completes under its null class."""
         y = np.asarray(y, np.float64)
         shape = (len(y), *self.info.shape)
         if self.info.kind == "continuous":
             y_signal = y
         else:  # to_signal is x -> (2 / top) x - 1: A of it is to_signal(A x) + 1 - A(1)
             y_signal = to_signal(y, self.info) + 1.0 - operator.apply(np.ones(shape))
-        eps_fn, h = self._reverse_fn(None, len(y)), self.hparams
+        schedule, eps_fn, eps_vjp = self._chain(steps, len(y))
+        h = self.hparams
         clip = (-1.0, 1.0) if self.image else None
         if solver == "dps":
-            out = inverse.dps(self.schedule, eps_fn, self.eps_vjp, shape, rng, operator, y_signal,
-                              zeta, h["variance"], clip)  # fmt: skip
+            out = inverse.dps(schedule, eps_fn, eps_vjp, shape, rng, operator, y_signal, zeta,
+                              h["variance"], clip)  # fmt: skip
         elif solver in ("replacement", "repaint"):
-            solve = inverse.impute if solver == "replacement" else inverse.repaint
-            out = solve(self.schedule, eps_fn, shape, rng, operator, y_signal,
-                        variance=h["variance"], clip=clip)  # fmt: skip
+            walk = {"jump_length": jump_length, "resampling": resampling}
+            out = (inverse.impute(schedule, eps_fn, shape, rng, operator, y_signal,
+                                  variance=h["variance"], clip=clip)
+                   if solver == "replacement"
+                   else inverse.repaint(schedule, eps_fn, shape, rng, operator, y_signal, **walk,
+                                        variance=h["variance"], clip=clip))  # fmt: skip
         else:
             raise ValueError(f"ddpm: solver must be replacement, repaint or dps, got {solver!r}")
         return self.from_signal(out)
+
+    def _chain(self, steps: int | None, n: int) -> tuple[Any, Any, Any]:
+        """The schedule, eps_fn and eps_vjp of the unconditional chain: the model's own, or
+        with ``steps`` the respaced schedule and the network called at tau[i] for level i."""
+        eps_fn = self._reverse_fn(None, n)
+        if steps is None or steps == self.schedule.T:
+            return self.schedule, eps_fn, self.eps_vjp
+        if self.learned:  # its variance interpolates between the trained schedule's bounds
+            raise ValueError("ddpm: a learned variance belongs to the trained schedule; "
+                             "complete on its own steps (steps=None)")  # fmt: skip
+        schedule, tau = self.schedule.respaced(steps)
+        return (schedule, lambda x, t: eps_fn(x, tau[t]),
+                lambda x, t, v: self.eps_vjp(x, tau[t], v))  # fmt: skip
 
     def eps_vjp(self, x_t: np.ndarray, t: np.ndarray, v: np.ndarray,
                 y: Any = None) -> np.ndarray:  # fmt: skip
