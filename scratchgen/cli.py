@@ -89,7 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
     inverse.add_argument("--solver", choices=("replacement", "repaint", "dps"),
                          default="replacement")  # fmt: skip
     inverse.add_argument("--steps", type=int, metavar="N",
-                         help="the chain respaced to N of its levels (default: all of them)")
+                         help="the chain respaced to N of its levels (default: all)")  # fmt: skip
 
     evaluate = commands.add_parser("eval", help="evaluate a trained model on test data")
     evaluate.add_argument("run", type=Path)
