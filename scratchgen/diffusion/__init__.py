@@ -4,7 +4,12 @@ DDIM, the VP / sub-VP / VE SDEs with their reverse-time samplers, the probabilit
 likelihood, and classifier and classifier-free guidance."""
 
 from scratchgen.diffusion.discrete_samplers import ddim, ddim_encode, ddpm_ancestral
-from scratchgen.diffusion.guidance import classifier_free, classifier_guided, guided_eps
+from scratchgen.diffusion.guidance import (
+    classifier_free,
+    classifier_guided,
+    guided_eps,
+    sde_classifier_guided,
+)
 from scratchgen.diffusion.hybrid import decoder_nll, hybrid_loss, vlb_term
 from scratchgen.diffusion.likelihood import finite_difference_divergence, ode_log_likelihood
 from scratchgen.diffusion.objectives import (
@@ -29,7 +34,7 @@ from scratchgen.diffusion.vp_bridge import score_from_eps, vp_sde_for
 __all__ = [
     "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE",
     "classifier_free", "classifier_guided", "ddim", "ddim_encode", "ddpm_ancestral",
-    "decoder_nll", "guided_eps", "discretized_gaussian_log_likelihood",
+    "decoder_nll", "guided_eps", "discretized_gaussian_log_likelihood", "sde_classifier_guided",
     "euler_maruyama", "finite_difference_divergence", "gaussian_kl", "hybrid_loss",
     "learned_log_variance", "ode_log_likelihood", "predictor_corrector", "probability_flow_heun",
     "probability_flow_ode", "reverse_parameters", "reverse_variance", "score_from_eps",

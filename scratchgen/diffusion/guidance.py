@@ -22,6 +22,11 @@ turns a statement about scores into one about noise predictions.
   p_t(x | c) / p_t(x) and s = 1 + w. Ours is the paper's convention: w = 0 is the conditional
   model as trained, w > 0 guides. Much public code writes eps(x_t) + g (eps(x_t, c) - eps(x_t))
   instead; it is the same with g = 1 + w (g = 1 conditional, g = 0 unconditional).
+
+* In continuous time (Song et al. 2021, "Score-Based Generative Modeling through SDEs",
+  section 5: the reverse SDE of p_t(x | c)), the same rule adds s grad_x log p_phi(c | x_t) to
+  the score itself. A classifier trained on a DDPM schedule reads any SDE's x_t = m x_0 + s_t z
+  after a change of variables (``sde_classifier_guided``).
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from typing import Any
 import numpy as np
 
 from scratchgen.diffusion.schedule import NoiseSchedule
+from scratchgen.diffusion.sde import SDE
 
 Array = np.ndarray
 EpsFn = Callable[[Array, Array], Any]
+ScoreFn = Callable[[Array, Any], Array]
 
 
 def guided_eps(eps_cond: Array, eps_uncond: Array, w: float) -> Array:
@@ -81,5 +88,34 @@ def classifier_guided(eps_fn: EpsFn, schedule: NoiseSchedule,
         scale = s * np.sqrt(1 - schedule.alpha_bar[index]).reshape((-1,) + (1,) * (x.ndim - 1))
         shift, out = scale * grad_log_classifier(x, t), eps_fn(x, t)
         return (out[0] - shift, *out[1:]) if isinstance(out, tuple) else out - shift
+
+    return guided
+
+
+def sde_classifier_guided(score_fn: ScoreFn, sde: SDE, schedule: NoiseSchedule,
+                          grad_log_classifier: Callable[[Array, Array], Array],
+                          s: float) -> ScoreFn:  # fmt: skip
+    """score_fn(x, t) for the SDE samplers, guided by a classifier of a DDPM ``schedule``:
+
+        score^(x_t, c) = score(x_t) + s grad_x log p_phi(c | x_t).
+
+    The SDE's kernel x_t = m x_0 + s_t z is the DDPM's after a rescaling: with
+    r = sqrt(m^2 + s_t^2), u = x_t / r = (m / r) x_0 + (s_t / r) z is distributed as the DDPM's
+    x_i for alpha_bar_i = m^2 / r^2 (the two coefficients' squares sum to one, as the DDPM's
+    do), so p(c | x_t) = p_phi(c | u, i) at the step nearest that alpha_bar
+    (``NoiseSchedule.nearest``), and grad_x = grad_u / r. For VP r = 1 and only the time is
+    translated; for VE, m = 1 and u = x_t / sqrt(1 + sigma^2). ``grad_log_classifier(u, i)``
+    takes step indices; s = 0 is ``score_fn`` itself."""
+    if s < 0:
+        raise ValueError(f"classifier guidance: the scale s must be >= 0, got {s}")
+    if s == 0:
+        return score_fn
+
+    def guided(x: Array, t: Any) -> Array:
+        t = sde.times(t, len(x))
+        m, std = sde.kernel(t)
+        r = np.sqrt(m**2 + std**2).reshape((-1,) + (1,) * (x.ndim - 1))
+        step = schedule.nearest(m**2 / (m**2 + std**2))
+        return score_fn(x, t) + s * grad_log_classifier(x / r, step) / r
 
     return guided

@@ -163,6 +163,12 @@ class NoiseSchedule:
         tau = np.unique(np.round(np.linspace(0, self.T - 1, steps)).astype(np.int64))
         return tau if steps > 1 else np.array([self.T - 1])
 
+    def nearest(self, alpha_bar: Any) -> Array:
+        """The step index whose alpha_bar_t is nearest each given one, in log (the scale on
+        which the levels are spread); beyond the ends, the end's."""
+        log = np.log(np.clip(np.asarray(alpha_bar, np.float64), 1e-300, 1.0))
+        return np.argmin(np.abs(np.log(self.alpha_bar)[None, :] - log.reshape(-1, 1)), axis=1)
+
     def respaced(self, steps: int) -> tuple[NoiseSchedule, Array]:
         """The forward process seen at ``steps`` of its levels only, tau = ``subsequence``, as
         a schedule of its own (Nichol & Dhariwal 2021, "Improved DDPM", section 4):

@@ -123,3 +123,45 @@ def test_a_learned_variance_rides_along_with_the_conditional_prediction():
     expected = 1 - np.sqrt(1 - SCHEDULE.alpha_bar[t])[:, None]
     np.testing.assert_allclose(eps, np.broadcast_to(expected, (3, 2)))
     np.testing.assert_array_equal(log_var, np.full((3, 2), -2.0))
+
+
+def test_the_nearest_step_of_each_alpha_bar_is_its_own_and_the_ends_clamp():
+    np.testing.assert_array_equal(SCHEDULE.nearest(SCHEDULE.alpha_bar), np.arange(SCHEDULE.T))
+    ab = SCHEDULE.alpha_bar
+    between = ab[11] * (ab[10] / ab[11]) ** 0.6  # in log, 60% of the way from step 11 to 10
+    np.testing.assert_array_equal(SCHEDULE.nearest([1.0, between, 0.0]), [0, 10, SCHEDULE.T - 1])
+
+
+def time_of(sde, alpha_bar):
+    """The t at which the SDE's kernel, rescaled to unit total variance, has this alpha_bar:
+    m^2 / (m^2 + s^2) = alpha_bar."""
+    from scipy.optimize import brentq
+
+    def gap(t):
+        m, s = sde.kernel(t)
+        return float(m[0] ** 2 / (m[0] ** 2 + s[0] ** 2)) - alpha_bar
+
+    return brentq(gap, 1e-9, sde.T, xtol=1e-15, rtol=1e-15)
+
+
+@pytest.mark.parametrize("sde", [d.VPSDE(), d.SubVPSDE(), d.VESDE()], ids=["vp", "subvp", "ve"])
+@pytest.mark.parametrize("k", [0, 1])
+def test_the_exact_classifier_turns_an_sdes_marginal_score_into_the_classs(sde, k):
+    """At the times when the SDE's rescaled kernel has one of the schedule's alpha_bar, the
+    rescaling is exact: the guided score at s = 1 is the class's own score."""
+    rng = np.random.default_rng(k)
+    steps = [5, 60, 150, 250]
+    t = np.repeat([time_of(sde, SCHEDULE.alpha_bar[i]) for i in steps], 50)
+    m, s = sde.kernel(t)
+    x = np.sqrt(m**2 + s**2)[:, None] * 2 * rng.standard_normal((len(t), 2))
+    classifier = MIXTURE.schedule_classifier_grad(SCHEDULE, k)
+    guided = d.sde_classifier_guided(MIXTURE.sde_score(sde), sde, SCHEDULE, classifier, 1.0)
+    exact = MIXTURE.component(k).sde_score(sde)(x, t)
+    np.testing.assert_allclose(guided(x, t), exact, rtol=1e-7, atol=1e-7 * np.abs(exact).max())
+
+
+def test_the_sde_rule_at_scale_zero_is_the_score_itself_and_a_negative_scale_is_refused():
+    score = MIXTURE.sde_score(d.VPSDE())
+    assert d.sde_classifier_guided(score, d.VPSDE(), SCHEDULE, never, 0.0) is score
+    with pytest.raises(ValueError, match="s must be >= 0"):
+        d.sde_classifier_guided(score, d.VPSDE(), SCHEDULE, never, -1.0)

@@ -167,6 +167,25 @@ class DiffusionModel(GenerativeModel):
                              "examples")  # fmt: skip
         return captions
 
+    def network_labels(self, y: Any, guidance: float, unconditional: bool,
+                       classifier: Any) -> Any:  # fmt: skip
+        """The labels the network reads when a sampler is asked for y: y, or None (the null
+        class, or no labels at all) with ``unconditional``, and with a noisy ``classifier``
+        guiding toward y, y only on a class-conditional model. Refused: classifier-free
+        guidance without the labels, and a classifier without y or on a captioned model."""
+        name = self.registered_name
+        if unconditional and guidance:
+            raise ValueError(f"{name}: classifier-free guidance needs the network's labels; "
+                             "unconditional=True leaves them out")  # fmt: skip
+        if classifier is None:
+            return None if unconditional else y
+        if self.captioned:
+            raise ValueError(f"{name}: a noisy classifier guides toward labels; this model "
+                             "reads captions (guide it by guidance=)")  # fmt: skip
+        if y is None:
+            raise ValueError(f"{name}: classifier guidance steers toward labels; give y")
+        return y if self.conditional and not unconditional else None
+
     def null_condition(self, n: int) -> np.ndarray | None:
         """What the network reads for "no condition": the null class K, the empty caption's
         tokens, or None for an unconditional model."""

@@ -172,22 +172,14 @@ class DDPM(DiffusionModel):
         ``classifier_scale`` toward y (Dhariwal & Nichol eq. 14), the network then under y or,
         ``unconditional``, under the null class."""
         fn = self.eps_and_log_variance if self.learned and variance else self.eps
-        if unconditional and guidance:
-            raise ValueError("ddpm: classifier-free guidance needs the network's labels; "
-                             "unconditional=True leaves them out")  # fmt: skip
+        network_y = self.network_labels(y, guidance, unconditional, classifier)
+        eps_fn = self.guided(fn, network_y, n, guidance)
         if classifier is None:
-            return self.guided(fn, None if unconditional else y, n, guidance)
-        if self.captioned:
-            raise ValueError("ddpm: a noisy classifier guides toward labels; this model reads "
-                             "captions (guide it by guidance=)")  # fmt: skip
-        if y is None:
-            raise ValueError("ddpm: classifier guidance steers toward labels; give y")
+            return eps_fn
         if not np.array_equal(classifier.schedule.alpha_bar, self.schedule.alpha_bar):
             schedule = f"{classifier.schedule.kind}, {classifier.schedule.T} steps"
             raise ValueError(f"ddpm: the classifier was trained on another noise schedule "
                              f"({schedule})")  # fmt: skip
-        network_y = y if self.conditional and not unconditional else None
-        eps_fn = self.guided(fn, network_y, n, guidance)
         return diffusion.classifier_guided(
             eps_fn, self.schedule, lambda x, t: classifier.grad_log_prob(x, t, y),
             classifier_scale)  # fmt: skip

@@ -120,21 +120,31 @@ class ScoreSDE(DiffusionModel):
     # ------------------------------------------------------------------ sampling
     def sample(self, n: int, rng: np.random.Generator, sampler: str | None = None,
                steps: int | None = None, return_trajectory: bool = False, y: Any = None,
-               guidance: float = 0.0, caption: Any = None) -> Any:  # fmt: skip
+               guidance: float = 0.0, caption: Any = None, classifier: Any = None,
+               classifier_scale: float = 1.0, unconditional: bool = False) -> Any:  # fmt: skip
         """n samples in data space by the settings' sampler unless given: ``"pc"``
         (reverse diffusion + Langevin at the settings' snr), ``"euler_maruyama"``, ``"ode"``
         (RK45 at the settings' tolerances) or ``"heun"``; ``steps`` (the settings'
         ``sample_steps`` unless given) for all but the ODE; a conditional model's under labels
         y (None: the null class), a captioned model's under ``caption`` (None: the empty
         caption), with classifier-free ``guidance`` w, applied to the score as
-        (1 + w) s(x, t, c) - w s(x, t) (the eps form divided by -s(t)); with
-        ``return_trajectory`` also the states in the model's space."""
+        (1 + w) s(x, t, c) - w s(x, t) (the eps form divided by -s(t)); with a
+        ``classifier`` (a ``NoisyClassifier``, of any DDPM schedule) also classifier guidance
+        toward y at ``classifier_scale`` (``diffusion.sde_classifier_guided``), on the null
+        class with ``unconditional``; with ``return_trajectory`` also the states in the
+        model's space."""
         h = self.hparams
         sampler, steps = sampler or h["sampler"], steps or h["sample_steps"]
         if sampler not in SAMPLERS:
             raise ValueError(f"score_sde: sampler must be one of {SAMPLERS}, got {sampler!r}")
         shape, sde, traj = (n, *self.info.shape), self.sde, return_trajectory
-        score = self.guided(self.score, self.given_condition(y, caption), n, guidance)
+        y = self.given_condition(y, caption)
+        network_y = self.network_labels(y, guidance, unconditional, classifier)
+        score = self.guided(self.score, network_y, n, guidance)
+        if classifier is not None:
+            score = diffusion.sde_classifier_guided(
+                score, self.sde, classifier.schedule,
+                lambda u, step: classifier.grad_log_prob(u, step, y), classifier_scale)  # fmt: skip
         if sampler == "pc":
             out = diffusion.predictor_corrector(sde, score, shape, rng, steps, h["snr"],
                                                 h["corrector_steps"],
