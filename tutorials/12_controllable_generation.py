@@ -90,6 +90,23 @@ plt.show()
 # scale makes: fidelity to the class against diversity. (Where the classes do not overlap,
 # p(c | x) is near 1 over the whole component, and a larger s changes little.)
 #
+# The same classifier guides a continuous-time score model, whose x_t = m x_0 + s_t z need not
+# have m^2 + s_t^2 = 1 (the VE SDE has m = 1). Rescaled, u = x_t / sqrt(m^2 + s_t^2) has the
+# form of a DDPM step with alpha_bar = m^2 / (m^2 + s_t^2), and p(c | x_t) = p(c | u). So the
+# classifier reads u at the step whose alpha_bar is nearest, and its gradient is divided by
+# the scale (`diffusion.sde_classifier_guided`). Here the exact classifier of the schedule above
+# guides the exact VE score at s = 1:
+
+# %%
+ve = diffusion.VESDE(sigma_max=10.0)
+guided_score = diffusion.sde_classifier_guided(mixture.sde_score(ve), ve, schedule, exact_grad, 1.0)
+x = diffusion.euler_maruyama(ve, guided_score, (n, 2), np.random.default_rng(1), steps=500)
+print(f"VE, s = 1: mean {np.round(x.mean(axis=0), 2)}, sd {np.round(x.std(axis=0), 2)}")
+
+# %% [markdown]
+# The mean and spread are class 2's again, up to sampling error and the rounding of each time
+# to the classifier's nearest step.
+#
 # ## 3. Classifier-free guidance
 #
 # Ho & Salimans (2022) drop the classifier. One network learns eps(x_t, c) and, with the
