@@ -67,5 +67,6 @@ def trained_for(minutes: float, model: str | type, dataset: Dataset, settings: d
                             progress=sys.stderr.isatty())  # fmt: skip
     if (out / "checkpoint.npz").exists():
         trainer.load(out)
-    trainer.fit()
+    if trainer.step < steps:  # not again for a finished run: fit ends in a full evaluation
+        trainer.fit()
     return built, trainer
