@@ -72,15 +72,20 @@ def classifier_free(eps_cond: EpsFn, eps_uncond: EpsFn, w: float) -> EpsFn:
     return guided
 
 
+def _guides(s: float) -> bool:
+    """Whether a classifier scale s guides at all (s > 0); a negative one is refused."""
+    if s < 0:
+        raise ValueError(f"classifier guidance: the scale s must be >= 0, got {s}")
+    return s > 0
+
+
 def classifier_guided(eps_fn: EpsFn, schedule: NoiseSchedule,
                       grad_log_classifier: Callable[[Array, Array], Array],
                       s: float) -> EpsFn:  # fmt: skip
     """eps_fn(x, t) for the samplers: eps(x_t) - s sqrt(1 - alpha_bar_t) grad log p(c | x_t, t)
     (Dhariwal & Nichol 2021, eq. 14), with ``grad_log_classifier(x, t)`` the gradient for the
     wanted condition (bound in by the caller). s = 0 is ``eps_fn`` itself."""
-    if s < 0:
-        raise ValueError(f"classifier guidance: the scale s must be >= 0, got {s}")
-    if s == 0:
+    if not _guides(s):
         return eps_fn
 
     def guided(x: Array, t: Array) -> Array:
@@ -106,9 +111,7 @@ def sde_classifier_guided(score_fn: ScoreFn, sde: SDE, schedule: NoiseSchedule,
     (``NoiseSchedule.nearest``), and grad_x = grad_u / r. For VP r = 1 and only the time is
     translated; for VE, m = 1 and u = x_t / sqrt(1 + sigma^2). ``grad_log_classifier(u, i)``
     takes step indices; s = 0 is ``score_fn`` itself."""
-    if s < 0:
-        raise ValueError(f"classifier guidance: the scale s must be >= 0, got {s}")
-    if s == 0:
+    if not _guides(s):
         return score_fn
 
     def guided(x: Array, t: Any) -> Array:
