@@ -21,7 +21,8 @@ Each family completes what it can, the way it does so naturally:
 
 Every row completes the same ``--samples`` test images (those after the first ``--samples``,
 which FID compares with) and reports the consistency error (the RMS of A x - y per measured
-value, in [0, 1] units: zero for the replacement methods by construction), the RMS error
+value, in [0, 1] units: zero for the replacement methods by construction, up to the final
+clip and the rounding to the data's levels), the RMS error
 against the truth (one completion of a posterior is not the truth; this is the spread of the
 answers as much as their error), FID against the first test images and, on the shapes, the
 attribute accuracy: the completions read back by the scratchgen shapes network, against the
@@ -64,9 +65,10 @@ TASKS = {"shapes": ("half", "centre", "colour", "sr2"), "mnist": ("half", "centr
 # which family completes which measurement (the PixelCNN and the flow through a pixel mask)
 CAN = {"ddpm": ("half", "centre", "colour", "sr2"), "pixelcnn": ("half", "centre"),
        "vae": ("half",), "realnvp": ("half", "centre")}  # fmt: skip
-RESPACED = 250  # RePaint's own setting (Lugmayr et al., section 5): 250 levels, jumps of 10
+RESPACED = 250  # the RePaint paper's setting: 250 levels, 10 resamplings of jumps of 10
 ZETA = 0.3  # the DPS step on the 250-level chain: of 0.3, 1 and 3 the most consistent (README)
 SOLVERS = ("replacement", "repaint", "dps")
+INPAINTING = ("half", "centre")  # the tasks RePaint is for
 FIGURE_IMAGES = 6
 
 
@@ -165,8 +167,7 @@ def methods(families: list[str], task: str) -> list[tuple[str, str]]:
     for family in families:
         if task in CAN[family]:
             solvers = SOLVERS if family == "ddpm" else ("",)
-            rows += [(family, s) for s in solvers if not (s == "repaint" and task not in
-                                                          ("half", "centre"))]  # fmt: skip
+            rows += [(family, s) for s in solvers if s != "repaint" or task in INPAINTING]
     return rows
 
 
@@ -231,9 +232,9 @@ def main() -> None:
     args = parser.parse_args()
     dataset = data.load(args.data)
     out = args.out / f"inverse-{args.data}"
-    for family in args.families:
-        trained(family, dataset, out)
     if args.train_only:
+        for family in args.families:
+            trained(family, dataset, out)
         return
     args.figures.mkdir(parents=True, exist_ok=True)
     evaluate(dataset, args.families, args.samples, out, args.figures)
