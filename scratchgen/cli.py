@@ -88,6 +88,8 @@ def _build_parser() -> argparse.ArgumentParser:
     inverse.add_argument("--factor", type=int, default=2)
     inverse.add_argument("--solver", choices=("replacement", "repaint", "dps"),
                          default="replacement")  # fmt: skip
+    inverse.add_argument("--truth", type=Path, metavar="X.npy",
+                         help="the true images: a figure's last row")  # fmt: skip
     inverse.add_argument("--steps", type=int, metavar="N",
                          help="the chain respaced to N of its levels (default: all)")  # fmt: skip
 
@@ -179,8 +181,9 @@ def load_run(folder: Path):
     return model.eval(), config
 
 
-def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray | None) -> None:
-    """samples.npy, or a picture chosen by the kind of data."""
+def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray | None,
+                   columns: int | None = None) -> None:  # fmt: skip
+    """samples.npy, or a picture chosen by the kind of data (images ``columns`` a row)."""
     from scratchgen import viz
 
     if path.suffix == ".npy":
@@ -194,7 +197,8 @@ def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray
     if info.kind == "continuous" and info.shape == (2,):
         fig = viz.scatter(samples, reference, title=title, path=path)
     elif len(info.shape) == 3 and info.shape[0] in (1, 3):
-        fig = viz.image_grid(samples, info.levels if info.kind == "categorical" else 2, path=path)
+        fig = viz.image_grid(samples, info.levels if info.kind == "categorical" else 2, columns,
+                             path=path)  # fmt: skip
     elif len(info.shape) == 3 and info.shape[0] in (2, 6):  # rows of two images (translations)
         c = info.shape[0] // 2
         pairs = samples[:32].reshape(-1, c, *info.shape[1:])  # each row's two images side by side
@@ -427,14 +431,29 @@ def _complete(model, args: argparse.Namespace) -> None:
     if args.steps is not None and not 1 <= args.steps <= levels:
         raise UsageError(f"scratchgen sample: --steps must be from 1 to the model's {levels} "
                          f"levels, got {args.steps}")  # fmt: skip
+    truth = _truth(args, (len(y), *model.info.shape))  # checked before the work
     completed = model.complete(operator, y, np.random.default_rng(args.seed), args.solver,
                                steps=args.steps)  # fmt: skip
     if args.out.suffix == ".npy":
         _write_samples(model, completed, args.out, None)
-    else:
-        _write_samples(model, np.concatenate([shown.astype(completed.dtype), completed]),
-                       args.out, None)  # fmt: skip
-    print(f"wrote {len(completed)} completions ({args.solver}) to {args.out}")
+        print(f"wrote {len(completed)} completions ({args.solver}) to {args.out}")
+        return
+    rows = [shown, completed] + ([] if truth is None else [truth])
+    _write_samples(model, np.concatenate([r.astype(completed.dtype) for r in rows]), args.out,
+                   None, columns=len(completed))  # fmt: skip
+    print(f"wrote {len(completed)} completions ({args.solver}) to {args.out}: the measurement, "
+          f"the completions{'' if truth is None else ' and the truth'}, a row each")  # fmt: skip
+
+
+def _truth(args: argparse.Namespace, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The true images for a figure's last row: --truth, or --inpaint's --given images."""
+    if args.truth is None:
+        return _read_array(args.given, "the images") if args.inpaint else None
+    truth = _read_array(args.truth, "the true images")
+    if truth.shape != shape:
+        raise UsageError(f"scratchgen sample: --truth must be {shape}, as the completions, got "
+                         f"{truth.shape}")  # fmt: skip
+    return truth
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:

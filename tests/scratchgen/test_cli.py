@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from scratchgen import cli
 from scratchgen.cli import main
 
 
@@ -281,7 +282,7 @@ def test_a_captioned_ddpm_trains_on_the_shapes_and_samples_a_caption(tmp_path, c
         assert message in err
 
 
-def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
+def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys, monkeypatch):
     """--inpaint keeps the seen pixels exactly (replacement and RePaint), --super-resolve
     returns full-size images, and every misuse is one line."""
     out = tmp_path / "run"
@@ -303,6 +304,26 @@ def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
         np.testing.assert_array_equal(np.load(target)[:, :, :4], x[:, :, :4])
     assert main(["sample", str(out), "--super-resolve", str(tmp_path / "low.npy"), "--solver",
                  "dps", "--out", str(tmp_path / "sr.png")]) == 0  # fmt: skip
+    # a figure: the measurement, the completions and the truth, three images a row
+    written, write = [], cli._write_samples
+
+    def recorded(model, images, path, reference, columns=None):
+        written.append((images, columns))
+        write(model, images, path, reference, columns)
+
+    monkeypatch.setattr(cli, "_write_samples", recorded)
+    super_resolve = [
+        "--super-resolve",
+        str(tmp_path / "low.npy"),
+        "--truth",
+        str(tmp_path / "x.npy"),
+    ]
+    for flags in (super_resolve, inpaint):
+        figure = ["--steps", "10", "--out", str(tmp_path / "f.png")]
+        assert main(["sample", str(out), *flags, *figure]) == 0
+        images, columns = written.pop()
+        assert columns == 3 and images.shape == (9, 1, 8, 8)
+        np.testing.assert_array_equal(images[6:], x)
     assert main(["sample", str(out), "--super-resolve", str(tmp_path / "low.npy"),
                  "--out", str(target)]) == 0  # fmt: skip
     upscaled, low = np.load(target), np.load(tmp_path / "low.npy")
@@ -322,6 +343,7 @@ def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys):
         (["--super-resolve", str(tmp_path / "low.npy"), "--factor", "0"],
          "--factor must be 1 or more"),
         ([*inpaint, "--steps", "101"], "--steps must be from 1 to the model's 100 levels"),
+        ([*inpaint, "--truth", str(tmp_path / "low.npy")], "--truth must be (3, 1, 8, 8)"),
     ]:  # fmt: skip
         err = one_line_refusal(["sample", str(out), *flags, "--out", str(target)], capsys)
         assert message in err, err
