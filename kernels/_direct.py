@@ -23,7 +23,7 @@ k_w k_h C/groups numbers.
 The weight gradient walks the same runs R and adds dW[o] += sum_q G[n, o, p, q] R_q, four
 pixels into four rows of dW at a time; each thread adds into its own copy of dW, summed at
 the end. The input gradient at stride 1 is the same forward loop, run on the output gradient
-with the kernel flipped (see ``input_grad``).
+with the kernel flipped (``flipped_kernel``, ``adjoint_geometry``).
 
 Why not im2col here: on (128, 32, 8, 8) -> 32, k=3, im2col copied 2.4 million numbers
 (about 1 ms) through the last-level cache, and its BLAS product, 32 rows against 288, ran at
@@ -74,7 +74,7 @@ def _pad_sample(x, n, pt, pl, padded):  # pragma: no cover (JIT)
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragma: no cover (JIT)
+def fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragma: no cover (JIT)
     """rows[g, t, i, c] = x_pad[n, top + i step, columns[t], g Cg + c], C/groups adjacent
     numbers at a time, from ``padded``: sample n channels-last, padded as ``frame`` says,
     made here unless ``current``, the sample it holds, is n already. Returns n."""
@@ -92,8 +92,8 @@ def _fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragm
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _row_buffers(x, frame, columns, kh, step_t, groups):  # pragma: no cover (JIT)
-    """A thread's buffers for ``_fill_rows``: the padded copy of a sample, the rows (G, T, kh,
+def row_buffers(x, frame, columns, kh, step_t, groups):  # pragma: no cover (JIT)
+    """A thread's buffers for ``fill_rows``: the padded copy of a sample, the rows (G, T, kh,
     Cg) and their flat view per group, and the distance from one output pixel's run to the
     next's in that view."""
     cg = x.shape[1] // groups
@@ -103,7 +103,7 @@ def _row_buffers(x, frame, columns, kh, step_t, groups):  # pragma: no cover (JI
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _pixel_runs(buffer, q, pixel, run):  # pragma: no cover (JIT)
+def pixel_runs(buffer, q, pixel, run):  # pragma: no cover (JIT)
     """The runs of output pixels q .. q + 3 in one group's buffer, ``pixel`` numbers apart."""
     a = q * pixel
     return (buffer[a : a + run], buffer[a + pixel : a + pixel + run],
@@ -121,15 +121,15 @@ def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
     _, c_out, ho, wo = out.shape
     groups, _, run = w_rows.shape
     og, current = c_out // groups, -1
-    padded, rows, flat, pixel = _row_buffers(x, frame, columns, kh, step_t, groups)
+    padded, rows, flat, pixel = row_buffers(x, frame, columns, kh, step_t, groups)
     tile = np.empty((BLOCK, BLOCK), dtype=out.dtype)
     for u in range(start, stop):
         n, p = u // ho, u % ho
-        current = _fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
+        current = fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
         for g in range(groups):
             buffer = flat[g]
             for q in range(0, wo, BLOCK):
-                x0, x1, x2, x3 = _pixel_runs(buffer, q, pixel, run)
+                x0, x1, x2, x3 = pixel_runs(buffer, q, pixel, run)
                 for o in range(0, og, BLOCK):
                     block = w_rows[g, o : o + BLOCK]
                     w0, w1, w2, w3 = block[0], block[1], block[2], block[3]
@@ -172,7 +172,7 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
     _, c_out, ho, wo = grad.shape
     shares, groups, _, run = partial.shape
     og, current = c_out // groups, -1
-    padded, rows, flat, pixel = _row_buffers(x, frame, columns, kh, step_t, groups)
+    padded, rows, flat, pixel = row_buffers(x, frame, columns, kh, step_t, groups)
     tile = np.zeros((BLOCK, BLOCK), dtype=grad.dtype)
     zeros = np.zeros(run + 1, dtype=x.dtype)[:run]  # typed as the runs are: a slice
     units = x.shape[0] * ho
@@ -180,11 +180,11 @@ def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh
         grad_w = partial[s]
         for u in range(units * s // shares, units * (s + 1) // shares):
             n, p = u // ho, u % ho
-            current = _fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
+            current = fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
             for g in range(groups):
                 buffer = flat[g]
                 for q in range(0, wo, BLOCK):
-                    x0, x1, x2, x3 = _pixel_runs(buffer, q, pixel, run)
+                    x0, x1, x2, x3 = pixel_runs(buffer, q, pixel, run)
                     if q + BLOCK > wo:  # spare pixels: their runs may hold real numbers
                         x1 = x1 if q + 1 < wo else zeros  # that no output reads, and
                         x2 = x2 if q + 2 < wo else zeros  # 0 x inf would be NaN
@@ -212,7 +212,7 @@ def _ceil(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def _buffer_columns(g: ConvGeometry) -> tuple[np.ndarray, int]:
+def buffer_columns(g: ConvGeometry) -> tuple[np.ndarray, int]:
     """The padded input's column under each buffer column, and how many buffer columns one
     output pixel moves its run by."""
     pixels = _ceil(g.wo, BLOCK)  # the last block's spare pixels read spare zero columns
@@ -222,7 +222,7 @@ def _buffer_columns(g: ConvGeometry) -> tuple[np.ndarray, int]:
     return q * g.sw + j * g.dw, g.kw
 
 
-def _frame(g: ConvGeometry, columns: np.ndarray) -> tuple[int, int, int, int]:
+def padded_frame(g: ConvGeometry, columns: np.ndarray) -> tuple[int, int, int, int]:
     """(top, left) padding and (height, width) of a padded sample: wide enough for every
     buffer column, the spare ones included, which read zeros."""
     return g.pt, g.pl, g.h + g.pt + g.pb, max(g.w + g.pl + g.pr, int(columns.max()) + 1)
@@ -240,8 +240,8 @@ def _rows_of_weights(w: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 def conv2d(x: np.ndarray, w: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
     """out (N, O, Ho, Wo) = the convolution of x (N, C, H, W) with w (O, C/groups, kh, kw)."""
-    columns, step_t = _buffer_columns(g)
-    for_each_share(_output_rows, g.n * g.ho, np.ascontiguousarray(x), _frame(g, columns),
+    columns, step_t = buffer_columns(g)
+    for_each_share(_output_rows, g.n * g.ho, np.ascontiguousarray(x), padded_frame(g, columns),
                    _rows_of_weights(w, g), columns, step_t, g.sh, g.dh, g.kh, out)  # fmt: skip
 
 
@@ -250,8 +250,8 @@ def weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndar
     og, shares = g.c_out // g.groups, share_count(g.n * g.ho)
     run = g.kw * g.kh * (g.c_in // g.groups)
     partial = np.zeros((shares, g.groups, _ceil(og, BLOCK), run), x.dtype)
-    columns, step_t = _buffer_columns(g)
-    for_each_share(_weight_grad_shares, shares, np.ascontiguousarray(x), _frame(g, columns),
+    columns, step_t = buffer_columns(g)
+    for_each_share(_weight_grad_shares, shares, np.ascontiguousarray(x), padded_frame(g, columns),
                    np.ascontiguousarray(grad_out), columns, step_t, g.sh, g.dh, g.kh,
                    partial)  # fmt: skip
     taps = partial.sum(axis=0)[:, :og].reshape(g.groups, og, g.kw, g.kh, -1)  # (G, og, j, i, c)
@@ -259,13 +259,14 @@ def weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndar
 
 
 def transposable(g: ConvGeometry) -> bool:
-    """Whether ``input_grad`` applies: stride 1, and no more padding than the kernel spans."""
+    """Whether the input gradient is a stride-1 convolution (``adjoint_geometry``): stride 1,
+    and no more padding than the kernel spans."""
     span_h, span_w = g.dh * (g.kh - 1), g.dw * (g.kw - 1)
     return (g.sh, g.sw) == (1, 1) and max(g.pt, g.pb) <= span_h and max(g.pl, g.pr) <= span_w
 
 
 def adjoint_geometry(g: ConvGeometry) -> ConvGeometry:
-    """The stride-1 convolution that ``input_grad`` runs: grad_out (N, O, Ho, Wo) with the
+    """The stride-1 convolution that is the input gradient: grad_out (N, O, Ho, Wo) with the
     flipped kernel (C, O/groups, kh, kw), padded by d (k - 1) - p on each side."""
     span_h, span_w = g.dh * (g.kh - 1), g.dw * (g.kw - 1)
     pads = (span_h - g.pt, span_h - g.pb, span_w - g.pl, span_w - g.pr)
@@ -274,11 +275,10 @@ def adjoint_geometry(g: ConvGeometry) -> ConvGeometry:
                     (g.dh, g.dw), g.groups)  # fmt: skip
 
 
-def input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """d<grad_out, conv2d(x, w)>/dx at stride 1 (``transposable``): the convolution of
-    grad_out with the kernel flipped and its channels swapped within each group."""
+def flipped_kernel(w: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """The weights of ``adjoint_geometry(g)``: w's kernel flipped and its channels swapped
+    within each group, (C, O/groups, kh, kw). The input gradient at stride 1
+    (``transposable``) is the convolution of grad_out with them."""
     og, cg = g.c_out // g.groups, g.c_in // g.groups
     flipped = w[:, :, ::-1, ::-1].reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 2, 1, 3, 4)
-    grad_x = np.empty((g.n, g.c_in, g.h, g.w), dtype=grad_out.dtype)
-    conv2d(grad_out, flipped.reshape(g.c_in, og, g.kh, g.kw), adjoint_geometry(g), grad_x)
-    return grad_x
+    return flipped.reshape(g.c_in, og, g.kh, g.kw)

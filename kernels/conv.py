@@ -1,7 +1,12 @@
 """Fast convolutions: a direct loop where it pays, else im2col and col2im with BLAS products.
 
-Three ways, chosen per call by what measured fastest (DIRECT_RUN below):
+Four ways, chosen per call by what measured fastest (``kernels._tiles.pays`` and DIRECT_RUN
+below):
 
+- ``kernels._tiles``: outer products, 4 output pixels by 32 output channels of sums in vector
+  registers, for float32 convolutions with 32 output channels or more a group and dot products
+  of 32 numbers or more: the forward, the weight gradient, and the input gradient at stride 1
+  of every image with 32 channels or more (the adjoint convolution then has 32 outputs).
 - ``kernels._direct``: each output pixel's dot product over (tap, channel) as one vectorised
   loop over a channels-last copy, 4 pixels by 4 channels in registers: the forward, the
   weight gradient, and the input gradient at stride 1. In float32 it serves the forward and
@@ -74,6 +79,7 @@ import numpy as np
 from numba import njit
 
 from kernels import _direct as direct
+from kernels import _tiles as tiles
 from kernels._shapes import (
     ConvGeometry,
     TransposedConv,
@@ -197,6 +203,12 @@ def _direct_input_grad_pays(g: ConvGeometry, dtype: np.dtype) -> bool:
     return dtype in DIRECT_DTYPES and direct.transposable(g) and channels >= DIRECT_CHANNELS
 
 
+def _direct_conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry, out: np.ndarray) -> None:
+    """out = conv2d(x, w) by a direct loop: outer-product tiles for many output channels
+    (``kernels._tiles``), else ``kernels._direct``'s dot products."""
+    (tiles.conv2d if tiles.pays(g, x.dtype) else direct.conv2d)(x, w, g, out)
+
+
 def _pointwise(g: ConvGeometry) -> bool:
     """A 1x1 kernel at stride 1 without padding: each output pixel reads its own input pixel."""
     return (g.kh, g.kw, g.sh, g.sw, g.pt, g.pb, g.pl, g.pr) == (1, 1, 1, 1, 0, 0, 0, 0)
@@ -276,8 +288,8 @@ def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
         np.matmul(_pointwise_products(w, g), _per_sample(x, g.groups),
                   out=out.reshape(g.n, g.groups, g.c_out // g.groups, -1))  # fmt: skip
         return out, None
-    if _direct_pays(g, x.dtype):
-        direct.conv2d(x, w, g, out)
+    if tiles.pays(g, x.dtype) or _direct_pays(g, x.dtype):
+        _direct_conv(x, w, g, out)
         return out, None
     chunks = list(_chunks(g))
     w_matrix = w.reshape(g.groups, g.c_out // g.groups, -1)  # (G, O/G, C/G k k)
@@ -296,7 +308,9 @@ def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndar
                   out=grad_x.reshape(g.n, g.groups, cg, -1))  # fmt: skip
         return grad_x
     if _direct_input_grad_pays(g, grad_out.dtype):
-        return direct.input_grad(grad_out, w, g)
+        grad_x = np.empty((g.n, g.c_in, g.h, g.w), dtype=grad_out.dtype)
+        _direct_conv(grad_out, direct.flipped_kernel(w, g), direct.adjoint_geometry(g), grad_x)
+        return grad_x
     # W[(i, j, c), o] for each group: (groups, kh kw Cg, Og)
     w_taps = w.reshape(g.groups, og, cg, g.kh, g.kw).transpose(0, 3, 4, 2, 1)
     w_taps = np.ascontiguousarray(w_taps).reshape(g.groups, -1, og)
@@ -320,6 +334,8 @@ def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
         products = np.matmul(_per_sample(grad_out, g.groups),
                              _per_sample(x, g.groups).transpose(0, 1, 3, 2))  # fmt: skip
         return products.sum(axis=0).reshape(g.c_out, g.c_in // g.groups, 1, 1)
+    if columns is None and tiles.weight_grad_pays(g, x.dtype):
+        return tiles.weight_grad(x, grad_out, g)
     if columns is None and _direct_pays(g, x.dtype):
         return direct.weight_grad(x, grad_out, g)
     x = np.ascontiguousarray(x)

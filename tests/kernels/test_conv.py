@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kernels import _direct as direct
+from kernels import _tiles as tiles
 from kernels import conv as fast
 from kernels import conv_reference as ref
 from kernels._shapes import geometry
@@ -243,38 +244,65 @@ def test_mixed_dtypes_are_refused():
         fast.conv2d(x, w.astype(np.float64))
 
 
+def check_against_the_reference(geo, dtype, seed, calls):
+    """Forward, input and weight gradient against the references; returns the geometry."""
+    x, w = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
+    args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
+    out = fast.conv2d(x, w, *args)
+    (grad_out,) = arrays(seed + 1, dtype, out.shape)
+    grad_x = fast.conv2d_input_grad(grad_out, w, x.shape, *args)
+    grad_w = fast.conv2d_weight_grad(x, grad_out, w.shape, *args)
+    close(out, ref.conv2d_reference(x, w, *args), dtype)
+    close(grad_x, ref.conv2d_input_grad_reference(grad_out, w, x.shape, *args), dtype)
+    close(grad_w, ref.conv2d_weight_grad_reference(x, grad_out, w.shape, *args), dtype)
+    return geometry("test", x.shape, w.shape, *args)
+
+
 @given(geo=conv_geometries(per_group=6), dtype=dtypes, seed=seeds)
 def test_the_direct_loop_matches_the_reference(geo, dtype, seed):
     """Forced on every geometry (it serves long dot products only), so that strides,
     dilations, groups, and widths and channel counts that are not whole blocks of 4 all
     meet it."""
-    x, w = arrays(seed, dtype, geo["x_shape"], geo["w_shape"])
-    args = (geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(fast, "DIRECT_RUN", 0)
         patch.setattr(fast, "DIRECT_RUN_PER_CHANNEL", 0)
         patch.setattr(fast, "DIRECT_CHANNELS", 0)
         patch.setattr(fast, "DIRECT_DTYPES", (np.float32, np.float64))
+        patch.setattr(tiles, "MIN_CHANNELS", 10**9)
         calls = spy_on_direct(patch)
-        out = fast.conv2d(x, w, *args)
-        (grad_out,) = arrays(seed + 1, dtype, out.shape)
-        grad_x = fast.conv2d_input_grad(grad_out, w, x.shape, *args)
-        grad_w = fast.conv2d_weight_grad(x, grad_out, w.shape, *args)
-    g = geometry("test", x.shape, w.shape, *args)
+        g = check_against_the_reference(geo, dtype, seed, calls)
     if not fast._pointwise(g):
         assert {"conv2d", "weight_grad"} <= set(calls)
         assert ("input_grad" in calls) == direct.transposable(g)
-    close(out, ref.conv2d_reference(x, w, *args), dtype)
-    close(grad_x, ref.conv2d_input_grad_reference(grad_out, w, x.shape, *args), dtype)
-    close(grad_w, ref.conv2d_weight_grad_reference(x, grad_out, w.shape, *args), dtype)
+
+
+@given(geo=conv_geometries(per_group=6), seed=seeds)
+def test_the_tiles_match_the_reference(geo, seed):
+    """Forced on every float32 geometry, whatever its channels (the spare ones of a tile are
+    computed and dropped) and the length of its runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tiles, "MIN_CHANNELS", 0)
+        patch.setattr(tiles, "MIN_RUN", 0)
+        patch.setattr(fast, "DIRECT_CHANNELS", 0)
+        calls = spy_on_direct(patch)
+        g = check_against_the_reference(geo, np.float32, seed, calls)
+    if not fast._pointwise(g):
+        assert "tiles.conv2d" in calls
+        run = g.kh * g.kw * (g.c_in // g.groups)
+        assert ("tiles.weight_grad" in calls) == (run % tiles.INPUTS == 0)
+        assert ("input_grad" in calls) == direct.transposable(g)
 
 
 def spy_on_direct(patch: pytest.MonkeyPatch) -> list[str]:
-    """Record which of the direct loop's entry points run."""
+    """Record which of the direct loops' entry points run: ``_direct``'s by their names,
+    the tiles' as tiles.NAME, and the flipped kernel of an input gradient as input_grad."""
     calls: list[str] = []
-    for name in ("conv2d", "weight_grad", "input_grad"):
-        real = getattr(direct, name)
-        patch.setattr(direct, name, lambda *a, _real=real, _name=name: calls.append(_name)
+    entries = [(direct, "conv2d", "conv2d"), (direct, "weight_grad", "weight_grad"),
+               (direct, "flipped_kernel", "input_grad"), (tiles, "conv2d", "tiles.conv2d"),
+               (tiles, "weight_grad", "tiles.weight_grad")]  # fmt: skip
+    for module, name, label in entries:
+        real = getattr(module, name)
+        patch.setattr(module, name, lambda *a, _real=real, _label=label: calls.append(_label)
                       or _real(*a))  # fmt: skip
     return calls
 
@@ -287,10 +315,24 @@ def test_the_direct_loop_serves_long_dot_products_only(monkeypatch):
     assert calls == ["conv2d", "weight_grad", "conv2d"]
     fast.conv2d(x[:, :1], np.ones((4, 1, 7, 7), np.float32), padding=3)  # 49 numbers
     fast.conv2d(x, np.ones((4, 8, 1, 1), np.float32))  # 1x1: a single product
-    many = np.ones((32, 8, 3, 3), np.float32)  # 72 numbers for 32 channels: under 4 each
-    fast.conv2d_weight_grad(x, fast.conv2d(x, many, padding=1), many.shape, padding=1)
     fast.conv2d(x.astype(np.float64), w.astype(np.float64), padding=1)  # float32 only
     assert calls == ["conv2d", "weight_grad", "conv2d"]
+
+
+def test_the_tiles_serve_many_output_channels_on_runs_of_32_or_more(monkeypatch):
+    calls = spy_on_direct(monkeypatch)
+    x = arrays(0, np.float32, (2, 8, 6, 6))[0]
+    many = np.ones((32, 8, 3, 3), np.float32)  # 72 numbers a run, a whole tile of channels
+    fast.conv2d_weight_grad(x, fast.conv2d(x, many, padding=1), many.shape, padding=1)
+    assert calls == ["tiles.conv2d", "tiles.weight_grad"]
+    calls.clear()
+    fast.conv2d(x, many[:31], padding=1)  # fewer channels than a tile
+    fast.conv2d(x[:, :3], many[:, :3], padding=1)  # 27 numbers a run
+    fast.conv2d(x.astype(np.float64), many.astype(np.float64), padding=1)  # float32 only
+    assert "tiles.conv2d" not in calls
+    odd = np.ones((32, 5, 3, 3), np.float32)  # 45 numbers: not whole tiles of 4 inputs
+    fast.conv2d_weight_grad(x[:, :5], np.ones((2, 32, 6, 6), np.float32), odd.shape, padding=1)
+    assert "tiles.weight_grad" not in calls
 
 
 def test_the_direct_loop_serves_input_gradients_of_three_channels_or_more(monkeypatch):
@@ -303,48 +345,58 @@ def test_the_direct_loop_serves_input_gradients_of_three_channels_or_more(monkey
     fast.conv2d_input_grad(grad_out, w[:, :2], (2, 2, 6, 6), padding=1)  # two channels
     fast.conv2d_input_grad(grad_out[:, :, ::2, ::2], w, (2, 8, 6, 6), stride=2, padding=1)
     assert calls == ["input_grad", "conv2d"]
+    calls.clear()  # 32 input channels: the adjoint has a whole tile of outputs
+    fast.conv2d_input_grad(grad_out, np.ones((5, 32, 3, 3), np.float32), (2, 32, 6, 6), padding=1)
+    assert calls == ["input_grad", "tiles.conv2d"]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_direct_loop_propagates_nan_and_infinity(dtype, monkeypatch):
-    """Its fastmath reassociates sums but does not assume finite numbers: a NaN or infinity in
-    the input reaches exactly the outputs whose window covers it."""
+# (dtype, output channels, the loop that serves them)
+LOOPS = [(np.float32, 4, ""), (np.float64, 4, ""), (np.float32, 32, "tiles.")]
+
+
+@pytest.mark.parametrize("dtype, channels, loop", LOOPS)
+def test_the_direct_loops_propagate_nan_and_infinity(dtype, channels, loop, monkeypatch):
+    """Their fastmath reassociates sums (the tiles' spare channels multiply zero weights) but
+    does not assume finite numbers: a NaN or infinity in the input reaches exactly the outputs
+    whose window covers it."""
     monkeypatch.setattr(fast, "DIRECT_DTYPES", (dtype,))
     calls = spy_on_direct(monkeypatch)
-    x, w = arrays(0, dtype, (1, 8, 6, 6), (4, 8, 3, 3))
+    x, w = arrays(0, dtype, (1, 8, 6, 6), (channels, 8, 3, 3))
     x[0, 3, 2, 2], x[0, 5, 4, 4] = np.nan, np.inf
     out = fast.conv2d(x, np.abs(w), padding=1)
     near_nan = np.zeros((6, 6), bool)
     near_nan[1:4, 1:4] = True
-    np.testing.assert_array_equal(np.isnan(out[0]), np.broadcast_to(near_nan, (4, 6, 6)))
+    np.testing.assert_array_equal(np.isnan(out[0]), np.broadcast_to(near_nan, (channels, 6, 6)))
     assert np.isinf(out[0, :, 5, 5]).all() and np.isfinite(out[0, :, 0, 0]).all()
-    assert calls == ["conv2d"]
+    assert calls == [loop + "conv2d"]
 
 
-def test_a_column_no_window_reads_stays_out_of_the_weight_gradient(monkeypatch):
+@pytest.mark.parametrize("channels, loop", [(4, ""), (32, "tiles.")])
+def test_a_column_no_window_reads_stays_out_of_the_weight_gradient(channels, loop, monkeypatch):
     """At stride 2 the last image column of x (8 wide, k=3: windows cover columns 0-6) is
     read by no output pixel, only by the spare pixel that completes the last block of 4. An
     infinity there must not reach the weight gradient as 0 x inf = NaN."""
-    x, w = arrays(0, np.float32, (2, 8, 6, 8), (4, 8, 3, 3))
-    (grad_out,) = arrays(1, np.float32, (2, 4, 2, 3))
+    x, w = arrays(0, np.float32, (2, 8, 6, 8), (channels, 8, 3, 3))
+    (grad_out,) = arrays(1, np.float32, (2, channels, 2, 3))
     expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 2, 0)
     x[..., 7] = np.inf
     calls = spy_on_direct(monkeypatch)
     close(fast.conv2d_weight_grad(x, grad_out, w.shape, 2, 0), expected, np.float32)
-    assert calls == ["weight_grad"]
+    assert calls == [loop + "weight_grad"]
 
 
-def test_an_infinity_reaches_only_the_weight_gradients_it_is_in(monkeypatch):
+@pytest.mark.parametrize("channels, loop", [(4, ""), (32, "tiles.")])
+def test_an_infinity_reaches_only_the_weight_gradients_it_is_in(channels, loop, monkeypatch):
     """At stride 1 on a 7-wide image, k=3: the spare pixels of the last block read columns
     5 and 6, which real pixels read only at later taps. Where the true gradient stays finite,
     so must ours."""
-    x, w = arrays(2, np.float32, (2, 8, 5, 7), (4, 8, 3, 3))
-    (grad_out,) = arrays(3, np.float32, (2, 4, 3, 5))
+    x, w = arrays(2, np.float32, (2, 8, 5, 7), (channels, 8, 3, 3))
+    (grad_out,) = arrays(3, np.float32, (2, channels, 3, 5))
     x[0, 2, 1, 5] = np.inf
     expected = ref.conv2d_weight_grad_reference(x, grad_out, w.shape, 1, 0)
     calls = spy_on_direct(monkeypatch)
     ours = fast.conv2d_weight_grad(x, grad_out, w.shape, 1, 0)
-    assert calls == ["weight_grad"]
+    assert calls == [loop + "weight_grad"]
     assert not np.isfinite(expected).all() and np.isfinite(expected[..., 0]).all()
     np.testing.assert_array_equal(np.isfinite(ours), np.isfinite(expected))
     finite = np.isfinite(expected)
