@@ -145,19 +145,20 @@ def variance(steps: int, draws: int = 200) -> None:
 
 
 # ---------------------------------------------------------------------- RBMs
-def rbm(steps: int, folder: Path, k_steps: int, ais_steps: int = 10_000) -> None:
+def rbm(steps: int, folder: Path, k_steps: int, seed: int, ais_steps: int = 10_000) -> None:
+    """Every row from ``seed``: the weights' start, the batches' order and AIS's chains."""
     dataset = data.load("binarized_mnist")
     pictures = []
     for label, settings in RBM_ROWS.items():
         row_steps = k_steps if settings["k"] > 1 else steps
-        model = models.create("rbm", dataset.info, hidden=500, **settings)
+        model = models.create("rbm", dataset.info, hidden=500, seed=seed, **settings)
         fitted = train.fit(model, dataset, progress=False, steps=row_steps, batch_size=100,
-                           lr=1e-3, eval_every=10**9)  # fmt: skip
-        log_w = model.ais_log_weights(np.random.default_rng(0), chains=100, steps=ais_steps)
+                           lr=1e-3, eval_every=10**9, seed=seed)  # fmt: skip
+        log_w = model.ais_log_weights(np.random.default_rng(seed), chains=100, steps=ais_steps)
         log_z = float(logsumexp(log_w) - math.log(len(log_w)))
         test_log_p = float(np.mean(model.log_prob(dataset.test, log_z=log_z).data))
         train_log_p = float(np.mean(model.log_prob(dataset.train[:10000], log_z=log_z).data))
-        _print({"model": label, "hidden": 500, "steps": row_steps,
+        _print({"model": label, "seed": seed, "hidden": 500, "steps": row_steps,
                 "epochs": row_steps * 100 / len(dataset.train), "seconds": fitted["seconds"],
                 "ais_chains": 100, "ais_steps": ais_steps, "log_z": log_z,
                 "log_w_sd": float(np.std(log_w)), "test_log_p": test_log_p,
@@ -259,6 +260,7 @@ def main() -> None:
     parser.add_argument("table", choices=("toys", "variance", "rbm", "images", "ncsn"))
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--k-steps", type=int, default=3000, help="rbm: the CD-25 row's steps")
+    parser.add_argument("--seed", type=int, default=0, help="rbm: the seed of every row")
     parser.add_argument("--data", nargs="+", default=["digits", "mnist"])
     parser.add_argument("--minutes", type=float, default=35.0, help="ncsn: MNIST's training")
     parser.add_argument(
@@ -277,7 +279,7 @@ def main() -> None:
     elif args.table == "variance":
         variance(steps)
     elif args.table == "rbm":
-        rbm(steps, args.out, args.k_steps)
+        rbm(steps, args.out, args.k_steps, args.seed)
     elif args.table == "images":
         images(steps, args.out, args.data)
     else:
