@@ -23,9 +23,12 @@
   the DDPM MNIST table's network, kept in ``--runs`` and resumed from there), sampled by
   annealed Langevin: FID and KID of one set of chains before and after the final denoising
   step, under the EMA weights where the run kept them (``docs/energy_ncsn_<data>.png``).
+* ``gif``: NCSN (an MLP, the tour's settings) on each toy, and its annealed Langevin chains
+  level by level from N(0, sigma_1^2 I) to the density, one panel a toy
+  (``docs/energy_annealed_langevin.gif``), with the samples' mean log-density under the data.
 
-Each row is printed as JSON. Run: python -m benchmarks.energy toys|variance|rbm|images|ncsn
-[--steps N] [--data NAME ...]
+Each row is printed as JSON. Run: python -m benchmarks.energy
+toys|variance|rbm|images|ncsn|gif [--steps N] [--data NAME ...]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from scipy.special import logsumexp
 from benchmarks.budget import trained_for
 from benchmarks.diffusion import MNIST_TRAINING
 from scratchgen import data, models, train, viz
+from scratchgen.tour.scores import EPS, NCSN_SETTINGS, STEPS_PER_LEVEL
 
 OBJECTIVES = ("cd", "exact", "sliced", "denoising", "nce")
 TOYS = ("eight_gaussians", "two_moons", "checkerboard")
@@ -101,6 +105,33 @@ def toys(steps: int, folder: Path) -> None:
     fig.tight_layout()
     fig.savefig(folder / "energy_toys.png", dpi=80)
     print(f"wrote {folder / 'energy_toys.png'}")
+
+
+def annealed_gif(steps: int, folder: Path, frames_per_level: int = 4) -> None:
+    chains, sigmas = {}, None
+    for name in TOYS:
+        dataset = data.load(name)
+        model = models.create("ncsn", dataset.info, **NCSN_SETTINGS)
+        fitted = train.fit(model, dataset, progress=False, steps=steps, batch_size=256, lr=3e-3,
+                           eval_every=10**9)  # fmt: skip
+        samples, trajectory = model.sample(1000, np.random.default_rng(1), eps=EPS,
+                                           steps_per_level=STEPS_PER_LEVEL,
+                                           return_trajectory=True)  # fmt: skip
+        every = STEPS_PER_LEVEL // frames_per_level
+        chains[name] = list(trajectory[::every]) + [samples]
+        sigmas = model.sigmas
+        log_density = {"samples": samples, "data": dataset.test[:1000]}
+        _print({"data": name, "steps": steps, "seconds": fitted["seconds"],
+                "levels": len(sigmas), "sigma_1": float(sigmas[0]),
+                **{f"{k}_log_density": float(np.mean(dataset.log_density(v)))
+                   for k, v in log_density.items()}})  # fmt: skip
+    titles = [f"level {i // frames_per_level + 1} of {len(sigmas)}, sigma "
+              f"{sigmas[min(i // frames_per_level, len(sigmas) - 1)]:.2g}"
+              for i in range(len(chains[TOYS[0]]) - 1)]  # fmt: skip
+    titles.append("after the denoising step")
+    path = viz.trajectory_gif(chains, folder / "energy_annealed_langevin.gif", fps=6,
+                              extent=(-4, 4, -4, 4), titles=titles)  # fmt: skip
+    print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------------- estimator variance
@@ -257,7 +288,7 @@ def ncsn(steps: int, minutes: float, out: Path, folder: Path, names: list[str]) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=("toys", "variance", "rbm", "images", "ncsn"))
+    parser.add_argument("table", choices=("toys", "variance", "rbm", "images", "ncsn", "gif"))
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--k-steps", type=int, default=3000, help="rbm: the CD-25 row's steps")
     parser.add_argument("--seed", type=int, default=0, help="rbm: the seed of every row")
@@ -272,7 +303,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    defaults = {"toys": 3000, "variance": 3000, "rbm": 10_000, "images": 2000, "ncsn": 5000}
+    defaults = {"toys": 3000, "variance": 3000, "rbm": 10_000, "images": 2000, "ncsn": 5000,
+                "gif": 2500}  # fmt: skip
     steps = args.steps or defaults[args.table]
     if args.table == "toys":
         toys(steps, args.out)
@@ -282,6 +314,8 @@ def main() -> None:
         rbm(steps, args.out, args.k_steps, args.seed)
     elif args.table == "images":
         images(steps, args.out, args.data)
+    elif args.table == "gif":
+        annealed_gif(steps, args.out)
     else:
         ncsn(steps, args.minutes, args.runs, args.out, args.data)
 
