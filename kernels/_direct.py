@@ -20,10 +20,9 @@ inside the loop. The buffer holds k_h copies of a row (k_h k_w with a dilated wi
 kilobytes, in the first-level cache. With groups, each group has its own buffer, and runs of
 k_w k_h C/groups numbers.
 
-The weight gradient walks the same runs R and adds dW[o] += sum_q G[n, o, p, q] R_q, four
-pixels into four rows of dW at a time; each thread adds into its own copy of dW, summed at
-the end. The input gradient at stride 1 is the same forward loop, run on the output gradient
-with the kernel flipped (``flipped_kernel``, ``adjoint_geometry``).
+The input gradient at stride 1 is the same forward loop, run on the output gradient with the
+kernel flipped (``flipped_kernel``, ``adjoint_geometry``). The weight gradient walks the same
+runs, in ``kernels._tiles``.
 
 Why not im2col here: on (128, 32, 8, 8) -> 32, k=3, im2col copied 2.4 million numbers
 (about 1 ms) through the last-level cache, and its BLAS product, 32 rows against 288, ran at
@@ -41,8 +40,7 @@ scalars as in the loop.
 
 A block of 4 pixels may run past the row's end, and a block of 4 channels past the group's
 last: the buffer has spare zero columns, the weights spare zero rows, and those sums are never
-stored. The weight gradient gives its spare pixels runs of zeros instead, since theirs may hold
-image numbers that no output reads (at a stride, or below a later tap), and 0 x inf is NaN.
+stored.
 """
 
 from __future__ import annotations
@@ -51,9 +49,10 @@ import numpy as np
 from numba import njit
 
 from kernels._shapes import ConvGeometry, geometry
-from kernels._threads import for_each_share, share_count
+from kernels._threads import for_each_share
 
 BLOCK = 4  # output pixels along a row, and output channels, per register block
+SLACK = 32  # numbers past a row buffer's last run that a loop may read (see row_buffers)
 # The helpers are inlined into both kernels (inline="always"): compiled on their own and then
 # optimised again inside each, the direct path took 5.6-7.1 s to compile cold, 4.5-5.5 s so.
 _FASTMATH = {"reassoc", "contract"}
@@ -93,12 +92,14 @@ def fill_rows(x, n, top, step, frame, padded, current, columns, rows):  # pragma
 
 @njit(nogil=True, cache=True, inline="always")
 def row_buffers(x, frame, columns, kh, step_t, groups):  # pragma: no cover (JIT)
-    """A thread's buffers for ``fill_rows``: the padded copy of a sample, the rows (G, T, kh,
-    Cg) and their flat view per group, and the distance from one output pixel's run to the
-    next's in that view."""
+    """A thread's buffers for ``fill_rows``: the padded copy of a sample, the rows (G, T +
+    spare, kh, Cg) and their flat view per group, and the distance from one output pixel's run
+    to the next's in that view. The spare columns, zeros that ``fill_rows`` never writes, let a
+    loop read up to SLACK numbers past the last run (``kernels._tiles``' weight gradient)."""
     cg = x.shape[1] // groups
     padded = np.empty((frame[2], frame[3], x.shape[1]), dtype=x.dtype)
-    rows = np.empty((groups, columns.shape[0], kh, cg), dtype=x.dtype)
+    spare = -(-SLACK // (kh * cg))
+    rows = np.zeros((groups, columns.shape[0] + spare, kh, cg), dtype=x.dtype)
     return padded, rows, rows.reshape(groups, -1), step_t * kh * cg
 
 
@@ -163,51 +164,6 @@ def _output_rows(start, stop, x, frame, w_rows, columns, step_t, sh, dh, kh,
                             out[n, g * og + o + m, p, q + k] = tile[k, m]
 
 
-@njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _weight_grad_shares(start, stop, x, frame, grad, columns, step_t, sh, dh, kh,
-                        partial):  # fmt: skip  # pragma: no cover (JIT)
-    """Share s of start..stop adds into partial[s] (G, og_pad, run) the weight gradient of
-    its equal part of the output rows: for each output pixel's run R and channel o,
-    dW[o] += grad[n, o, p, q] R, 4 pixels by 4 channels at a time."""
-    _, c_out, ho, wo = grad.shape
-    shares, groups, _, run = partial.shape
-    og, current = c_out // groups, -1
-    padded, rows, flat, pixel = row_buffers(x, frame, columns, kh, step_t, groups)
-    tile = np.zeros((BLOCK, BLOCK), dtype=grad.dtype)
-    zeros = np.zeros(run + 1, dtype=x.dtype)[:run]  # typed as the runs are: a slice
-    units = x.shape[0] * ho
-    for s in range(start, stop):
-        grad_w = partial[s]
-        for u in range(units * s // shares, units * (s + 1) // shares):
-            n, p = u // ho, u % ho
-            current = fill_rows(x, n, p * sh, dh, frame, padded, current, columns, rows)
-            for g in range(groups):
-                buffer = flat[g]
-                for q in range(0, wo, BLOCK):
-                    x0, x1, x2, x3 = pixel_runs(buffer, q, pixel, run)
-                    if q + BLOCK > wo:  # spare pixels: their runs may hold real numbers
-                        x1 = x1 if q + 1 < wo else zeros  # that no output reads, and
-                        x2 = x2 if q + 2 < wo else zeros  # 0 x inf would be NaN
-                        x3 = x3 if q + 3 < wo else zeros
-                    for o in range(0, og, BLOCK):
-                        tile[:] = 0  # spare pixels and channels add nothing
-                        for k in range(min(BLOCK, wo - q)):
-                            for m in range(min(BLOCK, og - o)):
-                                tile[k, m] = grad[n, g * og + o + m, p, q + k]
-                        g00, g01, g02, g03 = tile[0, 0], tile[0, 1], tile[0, 2], tile[0, 3]
-                        g10, g11, g12, g13 = tile[1, 0], tile[1, 1], tile[1, 2], tile[1, 3]
-                        g20, g21, g22, g23 = tile[2, 0], tile[2, 1], tile[2, 2], tile[2, 3]
-                        g30, g31, g32, g33 = tile[3, 0], tile[3, 1], tile[3, 2], tile[3, 3]
-                        block = grad_w[g, o : o + BLOCK]
-                        d0, d1, d2, d3 = block[0], block[1], block[2], block[3]
-                        for e in range(run):
-                            a0, a1, a2, a3 = x0[e], x1[e], x2[e], x3[e]
-                            d0[e] += g00 * a0 + g10 * a1 + g20 * a2 + g30 * a3
-                            d1[e] += g01 * a0 + g11 * a1 + g21 * a2 + g31 * a3
-                            d2[e] += g02 * a0 + g12 * a1 + g22 * a2 + g32 * a3
-                            d3[e] += g03 * a0 + g13 * a1 + g23 * a2 + g33 * a3
-
-
 def _ceil(value: int, step: int) -> int:
     return -(-value // step) * step
 
@@ -243,19 +199,6 @@ def conv2d(x: np.ndarray, w: np.ndarray, g: ConvGeometry, out: np.ndarray) -> No
     columns, step_t = buffer_columns(g)
     for_each_share(_output_rows, g.n * g.ho, np.ascontiguousarray(x), padded_frame(g, columns),
                    _rows_of_weights(w, g), columns, step_t, g.sh, g.dh, g.kh, out)  # fmt: skip
-
-
-def weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """d<grad_out, conv2d(x, w)>/dw, (O, C/groups, kh, kw)."""
-    og, shares = g.c_out // g.groups, share_count(g.n * g.ho)
-    run = g.kw * g.kh * (g.c_in // g.groups)
-    partial = np.zeros((shares, g.groups, _ceil(og, BLOCK), run), x.dtype)
-    columns, step_t = buffer_columns(g)
-    for_each_share(_weight_grad_shares, shares, np.ascontiguousarray(x), padded_frame(g, columns),
-                   np.ascontiguousarray(grad_out), columns, step_t, g.sh, g.dh, g.kh,
-                   partial)  # fmt: skip
-    taps = partial.sum(axis=0)[:, :og].reshape(g.groups, og, g.kw, g.kh, -1)  # (G, og, j, i, c)
-    return taps.transpose(0, 1, 4, 3, 2).reshape(g.c_out, -1, g.kh, g.kw)
 
 
 def transposable(g: ConvGeometry) -> bool:

@@ -336,8 +336,6 @@ def _weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry,
         return products.sum(axis=0).reshape(g.c_out, g.c_in // g.groups, 1, 1)
     if columns is None and tiles.weight_grad_pays(g, x.dtype):
         return tiles.weight_grad(x, grad_out, g)
-    if columns is None and _direct_pays(g, x.dtype):
-        return direct.weight_grad(x, grad_out, g)
     x = np.ascontiguousarray(x)
     grad_w = np.zeros((g.groups, g.c_out // g.groups, g.c_in // g.groups * g.kh * g.kw), x.dtype)
     kept = columns is not None  # then they are the whole batch's, from the forward
