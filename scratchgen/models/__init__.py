@@ -5,6 +5,7 @@ from scratchgen.models import (  # noqa: F401 (they register)
     autoregressive,
     diffusion,
     energy,
+    flow_matching,
     flows,
     gan,
     gaussian_mixture,
