@@ -88,6 +88,7 @@ KernelSize = Annotated[int, Range(1, 15)]
 Classes = Annotated[int, Range(0, 4096)]  # 0: not class-conditional
 Steps = Annotated[int, Range(0, 10**9)]  # a count of training steps, 0 allowed
 Every = Annotated[int, Range(1, 10**9)]  # a period or a total, in steps
+Examples = Annotated[int, Range(0, 10**7)]  # a count of examples kept by a model, 0 allowed
 Seed = Annotated[int, Range(0, 2**32 - 1)]
 Positive = Annotated[float, Range(0, above=True)]
 NonNegative = Annotated[float, Range(0)]

@@ -183,3 +183,49 @@ def test_the_model_regresses_on_the_conditional_velocity():
     with ad.no_grad():
         v = model.velocity(x_t, t)
     assert ours == pytest.approx(float(np.mean((v - u_t) ** 2)), rel=1e-5)
+
+
+def test_reflow_trains_on_the_teachers_pairs_and_straightens_them(moons_model):
+    """The student's batches are its pairs (not the data), kept in its checkpoint; trained on
+    the teacher's own coupling, its one Euler step lands nearer the teacher's many-step ends
+    than the teacher's own one step does (Liu et al. 2023: reflow straightens the paths)."""
+    rng = np.random.default_rng(0)
+    x0, x1 = moons_model.couple(2000, rng, steps=50)
+    student = models.create("flow_matching", moons_model.info, coupling="reflow", pairs=2000,
+                            path="tong", sigma=0.0, hidden=[32, 32], embedding=8)  # fmt: skip
+    student.set_pairs(x0, x1)
+    state = student.state_dict()
+    np.testing.assert_array_equal(state["pair_x1"], x1)
+    train.fit(student, data.load("two_moons"), progress=False, steps=300, batch_size=128,
+              lr=3e-3, eval_every=10**9)  # fmt: skip
+    probe_x0, probe_x1 = x0[:500], x1[:500]
+
+    def one_step_error(model):
+        end = model.sample(500, rng, x0=probe_x0, steps=1)
+        return float(np.mean(np.sum((end - probe_x1) ** 2, axis=1)))
+
+    assert one_step_error(student) < 0.5 * one_step_error(moons_model)
+    with pytest.raises(ValueError, match="set_pairs takes two arrays of shape"):
+        student.set_pairs(x0[:10], x1[:10])
+    with pytest.raises(ValueError, match="coupling=reflow trains on pairs=N > 0"):
+        models.create("flow_matching", moons_model.info, coupling="reflow")
+
+
+def test_a_dataset_as_the_source_carries_its_density(tmp_path):
+    """From eight Gaussians to the moons: x0 are the source's training points, and the flow's
+    likelihood starts from the source's exact density; a source without one is refused."""
+    dataset = data.load("two_moons")
+    model = models.create("flow_matching", dataset.info, source="eight_gaussians",
+                          hidden=[8], embedding=4)  # fmt: skip
+    source = data.load("eight_gaussians")
+    x0 = model.draw_source(5, np.random.default_rng(0))
+    nearest = np.abs(source.train[None] - x0[:, None]).max(axis=2).min(axis=1)
+    assert (nearest < 1e-6).all()  # training points, to float32's rounding
+    np.testing.assert_allclose(model.source_log_prob(x0), source.log_density(x0))
+    np.save(tmp_path / "points.npy", source.train[:100])
+    without = models.create("flow_matching", dataset.info, source=str(tmp_path / "points.npy"),
+                            hidden=[8], embedding=4)  # fmt: skip
+    with pytest.raises(ValueError, match="has no known density"):
+        without.log_prob(dataset.test[:2])
+    with pytest.raises(ValueError, match="has examples of shape"):
+        models.create("flow_matching", data.load("digits").info, source="eight_gaussians")
