@@ -23,6 +23,7 @@ take the captions as y, as the trainer passes them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -38,6 +39,7 @@ from scratchgen.models.signal import from_signal, to_signal
 from scratchgen.nn import TextEncoder
 from scratchgen.nn.time_mlp import noise_conditional_network
 from scratchgen.settings import Classes, Probability, Size
+from scratchgen.traces import exact_trace, hutchinson_trace
 
 TIME_SCALE = 1000.0  # the network reads t in [0, 1000]: a discrete step's index, or 1000 t
 
@@ -130,6 +132,35 @@ class DiffusionModel(GenerativeModel):
         """f(x, t, y) as a float64 ndarray, without building a graph (for the samplers)."""
         with ad.no_grad():
             return self.network(Tensor(np.asarray(x, self.dtype)), t, y).data.astype(np.float64)
+
+    # ------------------------------------------------------------ ODE likelihoods
+    def divergence(self, field: Callable[..., Tensor], x: np.ndarray, t: np.ndarray,
+                   y: np.ndarray | None, z: np.ndarray | None) -> np.ndarray:  # fmt: skip
+        """div_x field(x, t, y) by backpropagation, (n,): the exact trace (z None) or
+        Hutchinson's z^T (d field / dx) z; field is a Tensor function (a score, a velocity)."""
+        with ad.enable_grad():
+            inputs = Tensor(np.asarray(x, self.dtype), requires_grad=True)
+            out = field(inputs, t, y)
+            trace = (exact_trace(out, inputs, False) if z is None
+                     else hutchinson_trace(out, inputs, z.astype(self.dtype), False))  # fmt: skip
+        return trace.data.astype(np.float64)
+
+    def dequantized(self, x: Any) -> tuple[np.ndarray, float]:
+        """The data an ODE likelihood is taken on, and the offset that makes it a bound on the
+        discrete log P(x): continuous data as they are (offset 0); levels dequantised by one
+        draw of u, y = 2 (x + u) / L - 1, u ~ U[0, 1)^D, with -log P(x) <= -log p(y) +
+        D log(L / 2) (the cell of each level has width 2 / L in [-1, 1]; Theis et al. 2016)."""
+        array = self.as_input(x).data.astype(np.float64)
+        if self.info.kind == "continuous":
+            return array, 0.0
+        levels = 2 if self.info.kind == "binary" else self.info.levels
+        y = 2 * (array + self.rng.uniform(size=array.shape)) / levels - 1
+        return y, self.info.dims * math.log(levels / 2)
+
+    def likelihood_probe(self, y: np.ndarray) -> np.ndarray | None:
+        """Hutchinson's Rademacher probe on images (one per solve), None (the exact trace, D
+        backward passes) on vectors."""
+        return self.rng.choice([-1.0, 1.0], size=y.shape) if self.image else None
 
     # ------------------------------------------------------------ the condition
     def condition_data(self, data: Dataset, split: str) -> np.ndarray | None:

@@ -23,7 +23,6 @@ on vectors and Hutchinson's (one Rademacher probe per solve) on images.
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Literal
 
 import numpy as np
@@ -36,7 +35,6 @@ from scratchgen.diffusion.sde import _column
 from scratchgen.models.base import register
 from scratchgen.models.diffusion.base import TIME_SCALE, DiffusionModel
 from scratchgen.settings import Positive, Size
-from scratchgen.traces import exact_trace, hutchinson_trace
 
 SAMPLERS = ("pc", "euler_maruyama", "ode", "heun")
 TRAINING_EPS = 1e-5  # t ~ U(eps, 1) in training, as the paper's code
@@ -88,33 +86,19 @@ class ScoreSDE(DiffusionModel):
         return ad.mean(error * error)
 
     # ------------------------------------------------------------------ likelihood
-    def _score_divergence(self, x: np.ndarray, t: np.ndarray, z: np.ndarray | None,
-                          y: np.ndarray | None) -> np.ndarray:  # fmt: skip
-        """div s_theta (z None) or z^T (ds/dx) z by backpropagation, (n,), under labels y."""
-        with ad.enable_grad():
-            inputs = Tensor(np.asarray(x, self.dtype), requires_grad=True)
-            s = self.score_tensor(inputs, t, y)
-            trace = (exact_trace(s, inputs, False) if z is None
-                     else hutchinson_trace(s, inputs, z.astype(self.dtype), False))  # fmt: skip
-        return trace.data.astype(np.float64)
-
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """log p(x) per example in nats through the probability-flow ODE: exact on vectors;
         on discrete data the dequantised bound on log P(x) above (one draw of u). A
         conditional model's is log p(x | y) (y None: the null class's p(x))."""
-        array = self.as_input(x).data.astype(np.float64)
-        labels = self.condition_labels(y, len(array))
-        levels = 2 if self.info.kind == "binary" else self.info.levels
-        if self.info.kind == "continuous":
-            y_data, offset = array, 0.0
-        else:
-            y_data = 2 * (array + self.rng.uniform(size=array.shape)) / levels - 1
-            offset = self.info.dims * math.log(levels / 2)
+        y_data, offset = self.dequantized(x)
+        labels = self.condition_labels(y, len(y_data))
+        probe = self.likelihood_probe(y_data)
         log_p = diffusion.ode_log_likelihood(
             self.sde, functools.partial(self.score, y=labels), y_data, self.rng,
-            "hutchinson" if self.image else "exact", rtol=self.hparams["rtol"],
+            "exact" if probe is None else "hutchinson", rtol=self.hparams["rtol"],
             atol=self.hparams["atol"],
-            score_divergence=functools.partial(self._score_divergence, y=labels))  # fmt: skip
+            score_divergence=lambda x, t, z: self.divergence(self.score_tensor, x, t, labels,
+                                                             z))  # fmt: skip
         return Tensor(log_p - offset)
 
     # ------------------------------------------------------------------ sampling

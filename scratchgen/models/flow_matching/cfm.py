@@ -41,7 +41,6 @@ from scratchgen.data import DataInfo
 from scratchgen.models.base import register
 from scratchgen.models.diffusion.base import TIME_SCALE, DiffusionModel
 from scratchgen.settings import Examples, NonNegative, Positive, Size
-from scratchgen.traces import exact_trace, hutchinson_trace
 
 
 def standard_normal_log_prob(z: np.ndarray) -> np.ndarray:
@@ -153,30 +152,17 @@ class FlowMatching(DiffusionModel):
         return fm.flow_matching_loss(velocity, x0, x1, t, h["sigma"], h["path"], self.rng)
 
     # ------------------------------------------------------------------ likelihood
-    def _divergence(self, x: np.ndarray, t: np.ndarray, y: np.ndarray | None,
-                    z: np.ndarray | None) -> np.ndarray:  # fmt: skip
-        """div v_theta by backpropagation (exact, or Hutchinson's z^T (dv/dx) z), (n,)."""
-        with ad.enable_grad():
-            inputs = Tensor(np.asarray(x, self.dtype), requires_grad=True)
-            v = self.velocity_tensor(inputs, t, y)
-            trace = (exact_trace(v, inputs, False) if z is None
-                     else hutchinson_trace(v, inputs, z.astype(self.dtype), False))  # fmt: skip
-        return trace.data.astype(np.float64)
-
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
         """log p(x) per example in nats, through the flow's ODE: exact on vectors (the trace by
         D backward passes), Hutchinson's trace (one Rademacher probe per solve) on images; on
         discrete data the dequantised bound on log P(x) above (one draw of u)."""
-        array = self.as_input(x).data.astype(np.float64)
-        labels = self.condition_labels(y, len(array))
-        levels = 2 if self.info.kind == "binary" else self.info.levels
-        if self.info.kind == "continuous":
-            y_data, offset = array, 0.0
-        else:
-            y_data = 2 * (array + self.rng.uniform(size=array.shape)) / levels - 1
-            offset = self.info.dims * math.log(levels / 2)
-        probe = self.rng.choice([-1.0, 1.0], size=y_data.shape) if self.image else None
-        divergence = functools.partial(self._divergence, y=labels, z=probe)
+        y_data, offset = self.dequantized(x)
+        labels = self.condition_labels(y, len(y_data))
+        probe = self.likelihood_probe(y_data)
+
+        def divergence(state: np.ndarray, t: np.ndarray) -> np.ndarray:
+            return self.divergence(self.velocity_tensor, state, t, labels, probe)
+
         log_p, _ = ode.log_likelihood(functools.partial(self.velocity, y=labels), divergence,
                                       y_data, self.source_log_prob, self.hparams["rtol"],
                                       self.hparams["atol"])  # fmt: skip
