@@ -45,13 +45,24 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from kernels._direct import BLOCK, buffer_columns, fill_rows, padded_frame, pixel_runs, row_buffers
+from kernels._direct import (
+    BLOCK,
+    SLACK,
+    buffer_columns,
+    fill_rows,
+    padded_frame,
+    pixel_runs,
+    row_buffers,
+)
 from kernels._shapes import ConvGeometry
 from kernels._simd import LANES, fma, load, splat, store, zeros
 from kernels._threads import for_each_share, share_count
 
 CHANNELS = 2 * LANES  # output channels per tile
 RUN_TILE, GRAD_CHANNELS = 2 * LANES, 4  # the weight gradient's tile: inputs by channels
+# a run's last tile reads up to RUN_TILE - 1 numbers past it, into the row buffers' slack
+if SLACK < RUN_TILE - 1:
+    raise ImportError("kernels._direct.SLACK is too small for the tiles' weight gradient")
 
 
 @njit(nogil=True, cache=True)
