@@ -30,7 +30,8 @@ alternating: 32 -> 8 channels at 14 x 14 1.02 against 1.43 ms, 32 -> 16 at 7 x 7
 against 0.55, 32 -> 32 at 14 x 14 2.83 against 4.01, 64 -> 128 at 16 x 16 22.0 against 27.3
 (a first version with 4 inputs by 32 channels took 2.69, 24.2). A run that is not a whole
 number of tiles reads past its end into the buffer's spare zeros
-(``_direct.row_buffers``) and the next pixel's numbers: rows of dW that are dropped.
+(``_direct.row_buffers``) and the next pixel's numbers: rows of dW that are dropped before
+the threads' shares are summed (an infinity read there would make them NaN).
 
 The vectors come from ``kernels._simd``: values, not arrays, so LLVM keeps them in registers.
 Spare channels of the last tile (when the output channels are not a multiple of 32) are zero
@@ -214,5 +215,5 @@ def weight_grad(x: np.ndarray, grad_out: np.ndarray, g: ConvGeometry) -> np.ndar
     for_each_share(_weight_grad_shares, shares, np.ascontiguousarray(x), padded_frame(g, columns),
                    np.ascontiguousarray(grad_out), columns, step_t, g.sh, g.dh, g.kh,
                    partial)  # fmt: skip
-    taps = partial.sum(axis=0)[:, :og, :run].reshape(g.groups, og, g.kw, g.kh, -1)
+    taps = partial[:, :, :og, :run].sum(axis=0).reshape(g.groups, og, g.kw, g.kh, -1)
     return taps.transpose(0, 1, 4, 3, 2).reshape(g.c_out, -1, g.kh, g.kw)  # from (j, i, c)

@@ -297,7 +297,9 @@ def _conv(x: np.ndarray, w: np.ndarray, g: ConvGeometry,
     for a, b in chunks:
         cols = _grouped(im2col(a, b, buffer), g.groups)  # (G, C/G k k, n Ho Wo)
         _from_matrix(np.matmul(w_matrix, cols).reshape(g.c_out, -1), out[a:b])
-    return out, (buffer if keep and len(chunks) == 1 else None)
+    # columns are kept only for a weight gradient that would multiply them, not the tiles'
+    kept = keep and len(chunks) == 1 and not tiles.weight_grad_pays(g, x.dtype)
+    return out, (buffer if kept else None)
 
 
 def _input_grad(grad_out: np.ndarray, w: np.ndarray, g: ConvGeometry) -> np.ndarray:
