@@ -209,6 +209,9 @@ def test_reflow_trains_on_the_teachers_pairs_and_straightens_them(moons_model):
         student.set_pairs(x0[:10], x1[:10])
     with pytest.raises(ValueError, match="coupling=reflow trains on pairs=N > 0"):
         models.create("flow_matching", moons_model.info, coupling="reflow")
+    unset = models.create("flow_matching", moons_model.info, coupling="reflow", pairs=10)
+    with pytest.raises(ValueError, match="give them by set_pairs"):
+        unset.loss(x1[:4])
 
 
 def test_a_dataset_as_the_source_carries_its_density(tmp_path):

@@ -138,6 +138,10 @@ class FlowMatching(DiffusionModel):
                 raise ValueError("flow_matching: a reflow student is unconditional")
             chosen = self.rng.integers(h["pairs"], size=len(x1))
             x0, x1 = self.pair_x0[chosen], self.pair_x1[chosen]
+            if not x0.any():  # the source's draws are never all zero: the pairs were never set
+                raise ValueError("flow_matching: a reflow student trains on its teacher's "
+                                 "pairs; give them by set_pairs(*teacher.couple(n, rng)) "
+                                 "first")  # fmt: skip
         else:
             x0 = self.draw_source(len(x1), self.rng)
         if h["coupling"] == "ot":
