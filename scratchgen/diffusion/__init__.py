@@ -1,7 +1,8 @@
 """Diffusion and score-SDE models' mathematics, on plain functions of ndarrays so that any
 noise predictor or score plugs in: the discrete-time schedule, losses and samplers of DDPM and
 DDIM, the VP / sub-VP / VE SDEs with their reverse-time samplers, the probability-flow ODE's exact
-likelihood, and classifier and classifier-free guidance."""
+likelihood, the fast ODE solvers on the noise level (EDM's Heun, DPM-Solver++), and classifier
+and classifier-free guidance."""
 
 from scratchgen.diffusion.discrete_samplers import ddim, ddim_encode, ddpm_ancestral
 from scratchgen.diffusion.guidance import (
@@ -29,14 +30,23 @@ from scratchgen.diffusion.sde_samplers import (
     probability_flow_heun,
     probability_flow_ode,
 )
+from scratchgen.diffusion.sigma_solvers import (
+    SIGMA_SOLVERS,
+    VPDenoiser,
+    dpm_solver_pp_2m,
+    edm_heun,
+    karras_sigmas,
+    sigma_euler,
+)
 from scratchgen.diffusion.vp_bridge import score_from_eps, vp_sde_for
 
 __all__ = [
-    "PARAMETRIZATIONS", "SDE", "SDES", "VESDE", "VPSDE", "NoiseSchedule", "SubVPSDE",
-    "classifier_free", "classifier_guided", "ddim", "ddim_encode", "ddpm_ancestral",
-    "decoder_nll", "guided_eps", "discretized_gaussian_log_likelihood", "sde_classifier_guided",
-    "euler_maruyama", "finite_difference_divergence", "gaussian_kl", "hybrid_loss",
-    "learned_log_variance", "ode_log_likelihood", "predictor_corrector", "probability_flow_heun",
-    "probability_flow_ode", "reverse_parameters", "reverse_variance", "score_from_eps",
-    "simple_loss", "variational_bound", "vlb_term", "vp_sde_for",
+    "NoiseSchedule", "PARAMETRIZATIONS", "SDE", "SDES", "SIGMA_SOLVERS", "SubVPSDE", "VESDE",
+    "VPDenoiser", "VPSDE", "classifier_free", "classifier_guided", "ddim", "ddim_encode",
+    "ddpm_ancestral", "decoder_nll", "discretized_gaussian_log_likelihood", "dpm_solver_pp_2m",
+    "edm_heun", "euler_maruyama", "finite_difference_divergence", "gaussian_kl", "guided_eps",
+    "hybrid_loss", "karras_sigmas", "learned_log_variance", "ode_log_likelihood",
+    "predictor_corrector", "probability_flow_heun", "probability_flow_ode", "reverse_parameters",
+    "reverse_variance", "score_from_eps", "sde_classifier_guided", "sigma_euler", "simple_loss",
+    "variational_bound", "vlb_term", "vp_sde_for",
 ]  # fmt: skip

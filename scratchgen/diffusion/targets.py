@@ -59,6 +59,16 @@ class _NoisedData:
 
         return eps_fn
 
+    def denoiser(self) -> Callable[[Array, Array], Array]:
+        """D(x, sigma) = E[x_0 | x_0 + sigma z = x] = x + sigma^2 grad log p_sigma(x) (Tweedie's
+        formula), the denoiser of the variance-exploding process (Karras et al. 2022, eq. 3)."""
+
+        def denoiser_fn(x: Array, sigma: Array) -> Array:
+            sigma = np.broadcast_to(np.asarray(sigma, np.float64), (len(x),))
+            return x + sigma[:, None] ** 2 * self.noised_score(x, np.ones(len(x)), sigma)
+
+        return denoiser_fn
+
 
 class GaussianData(_NoisedData):
     """N(mean, cov) in D dimensions."""
@@ -98,6 +108,14 @@ class GaussianData(_NoisedData):
             return -s[:, None] * self.noised_score(np.asarray(v) + m[:, None] * self.mean, m, s)
 
         return vjp_fn
+
+    def flow(self, x: Array, sigma_from: float, sigma_to: float) -> Array:
+        """The exact solution of the probability-flow ODE dx/dsigma = -sigma grad log p_sigma(x)
+        from sigma_from to sigma_to: in Sigma's eigenbasis each coordinate's distance from the
+        mean scales by sqrt((lambda + sigma_to^2) / (lambda + sigma_from^2))."""
+        y = (self._points(x) - self.mean) @ self.eigenvectors
+        ratio = np.sqrt((self.eigenvalues + sigma_to**2) / (self.eigenvalues + sigma_from**2))
+        return self.mean + (y * ratio) @ self.eigenvectors.T
 
     def log_prob(self, x: Array) -> Array:
         """log N(x; mean, cov), (n,)."""

@@ -127,7 +127,7 @@ def test_training_evaluations_leave_the_costly_likelihood_to_eval():
     assert np.isfinite(scored["test_nll"]) and "test_bpd" in scored
 
 
-IMAGE_SAMPLERS = [("ddpm", ["ancestral", "ddim"]),
+IMAGE_SAMPLERS = [("ddpm", ["ancestral", "ddim", "sigma_euler", "edm_heun", "dpm_solver_pp_2m"]),
                   ("score_sde", ["pc", "euler_maruyama", "ode", "heun"])]  # fmt: skip
 
 
@@ -143,6 +143,10 @@ def test_image_models_sample_the_datas_levels_by_every_sampler(name, samplers):
         assert x.min() >= 0 and x.max() <= digits.info.levels - 1
     x, path = model.sample(2, np.random.default_rng(0), return_trajectory=True)
     assert path.shape[1:] == (2, 1, 8, 8)
+    if name == "ddpm":  # the ODE solvers' states come back in the model's space, x_T first
+        x, path = model.sample(2, np.random.default_rng(0), "dpm_solver_pp_2m", steps=5,
+                               return_trajectory=True)  # fmt: skip
+        assert path.shape == (6, 2, 1, 8, 8) and abs(path[0].std() - 1) < 0.5
     with pytest.raises(ValueError, match="sampler must be one of"):
         model.sample(2, np.random.default_rng(0), sampler="dpm_solver")
 

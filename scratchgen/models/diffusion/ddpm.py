@@ -25,7 +25,7 @@ from scratchgen.models.diffusion.base import DiffusionModel
 from scratchgen.models.signal import to_signal
 from scratchgen.settings import NonNegative, Size
 
-SAMPLERS = ("ancestral", "ddim")
+SAMPLERS = ("ancestral", "ddim", *diffusion.SIGMA_SOLVERS)
 
 
 @register("ddpm", ("binary", "categorical", "continuous"),
@@ -38,7 +38,9 @@ class DDPM(DiffusionModel):
                  timesteps: Size = 1000, parametrization: Literal["eps", "x0", "v"] = "eps",
                  variance: Literal["beta", "posterior", "learned"] = "beta",
                  vlb_weight: NonNegative = 0.001,
-                 sampler: Literal["ancestral", "ddim"] = "ancestral", ddim_steps: Size = 50,
+                 sampler: Literal["ancestral", "ddim", "sigma_euler", "edm_heun",
+                                  "dpm_solver_pp_2m"] = "ancestral",
+                 ddim_steps: Size = 50,
                  eta: float = 0.0, **hparams: Any) -> None:  # fmt: skip
         super().__init__(info, noise_schedule=noise_schedule, timesteps=timesteps,
                          parametrization=parametrization, variance=variance,
@@ -142,6 +144,25 @@ class DDPM(DiffusionModel):
             (grad,) = ad.grad(ad.sum(eps * Tensor(np.asarray(v, self.dtype))), [inputs])
         return grad.data.astype(np.float64)
 
+    def _sigma_solve(self, sampler: str, eps_fn: Any, shape: tuple, rng: np.random.Generator,
+                     steps: int, clip: tuple[float, float] | None,
+                     return_trajectory: bool) -> Any:  # fmt: skip
+        """One of ``diffusion.SIGMA_SOLVERS`` on Karras et al.'s grid (rho = 7) of ``steps``
+        levels between the schedule's sigma_1 and sigma_T, moved onto the schedule's levels
+        (repeats dropped), then 0; from the VP prior's x_T ~ N(0, I), which is x_T / sqrt(
+        alpha_bar_T) in sigma's variables. A trajectory comes back in the model's space,
+        x_t = x / sqrt(1 + sigma^2)."""
+        denoiser = diffusion.VPDenoiser(self.schedule, eps_fn, clip)
+        sigmas = denoiser.snap(diffusion.karras_sigmas(steps, denoiser.sigma_min,
+                                                       denoiser.sigma_max))  # fmt: skip
+        x_T = rng.standard_normal(shape) / np.sqrt(self.schedule.alpha_bar[-1])
+        out = diffusion.SIGMA_SOLVERS[sampler](denoiser, shape, rng, sigmas, x_T=x_T,
+                                               return_trajectory=return_trajectory)  # fmt: skip
+        if not return_trajectory:
+            return out
+        x, states = out
+        return x, states / np.sqrt(1 + sigmas**2).reshape((-1,) + (1,) * len(shape))
+
     def _bins(self) -> int | None:
         """The decoder's levels: the data's own, or None (a density) for vectors."""
         if self.info.kind == "continuous":
@@ -240,9 +261,12 @@ class DDPM(DiffusionModel):
             steps = steps or min(h["ddim_steps"], self.schedule.T)  # a short chain's whole
             eps = self._reverse_fn(y, n, guidance, classifier, classifier_scale, unconditional,
                                    variance=False)  # fmt: skip
-            out = diffusion.ddim(self.schedule, eps, shape, rng, steps,
-                                 h["eta"] if eta is None else eta, clip,
-                                 return_trajectory=return_trajectory)  # fmt: skip
+            if sampler == "ddim":
+                out = diffusion.ddim(self.schedule, eps, shape, rng, steps,
+                                     h["eta"] if eta is None else eta, clip,
+                                     return_trajectory=return_trajectory)  # fmt: skip
+            else:
+                out = self._sigma_solve(sampler, eps, shape, rng, steps, clip, return_trajectory)
         if return_trajectory:
             return self.from_signal(out[0]), out[1]
         return self.from_signal(out)
