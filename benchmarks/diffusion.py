@@ -19,9 +19,14 @@
   function evaluations and seconds; FID against evaluations (``docs/diffusion_mnist_fid.png``),
   samples (``docs/diffusion_mnist.png``) and the reverse chain (``docs/diffusion_mnist.gif``).
   The run folder (``--out``) keeps the checkpoint: run again to sample without training.
+* ``fast``: the fast ODE samplers of issue 22 on one such DDPM (its own run, ``--out``
+  runs/diffusion-fast): DDIM, EDM's Heun on Karras's rho = 7 grid and DPM-Solver++(2M), each at
+  5, 10, 20 and 50 steps, with FID and KID of ``--samples`` samples and each sampler's network
+  evaluations (counted, not assumed); FID against evaluations in one figure
+  (``docs/diffusion_fast_samplers.png``).
 
 Each row is printed as JSON. Run: python -m benchmarks.diffusion toys|digits [--steps N], or
-python -m benchmarks.diffusion mnist [--minutes M] [--samples N] [--out runs/diffusion-mnist]
+python -m benchmarks.diffusion mnist|fast [--minutes M] [--samples N] [--out FOLDER]
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ MNIST_NETWORK = {"channels": 16, "multipliers": [1, 2], "groups": 8}  # 28, 14 p
 MNIST_TRAINING = {"batch_size": 64, "lr": 1e-3, "schedule": "cosine", "warmup": 200,
                   "eval_every": 10**9, "checkpoint_every": 250}  # fmt: skip
 MNIST_SAMPLERS = ("ancestral", "ddim 10", "ddim 50", "ddim 100", "pc 100", "heun 50", "ode")
+FAST_SAMPLERS = {"DDIM": "ddim", "Heun (EDM)": "edm_heun", "DPM-Solver++(2M)": "dpm_solver_pp_2m"}
+FAST_STEPS = (5, 10, 20, 50)
 
 
 def _print(row: dict) -> None:
@@ -183,18 +190,59 @@ def mnist(minutes: float, n: int, out: Path, folder: Path) -> None:
     print(f"wrote {folder / 'diffusion_mnist.png'}, .gif and _fid.png")
 
 
+def fast(minutes: float, n: int, out: Path, folder: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    dataset = data.load("mnist")
+    model, trainer = trained_for(minutes, "ddpm", dataset, MNIST_NETWORK, MNIST_TRAINING, out)
+    calls, predict = [0], model.predict
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return predict(*args, **kwargs)
+
+    model.predict = counted
+    rows = []
+    with trainer.ema.applied(model):
+        for label, sampler in FAST_SAMPLERS.items():
+            for steps in FAST_STEPS:
+                rng, calls[0] = np.random.default_rng(0), 0
+                started = time.perf_counter()
+                samples = model.sample(n, rng, sampler, steps=steps)
+                seconds = time.perf_counter() - started
+                scores = score_samples(samples, dataset, ["fid", "kid"], rng, progress=False)
+                rows.append({"data": "mnist", "sampler": label, "steps": steps, "nfe": calls[0],
+                             "sampling_seconds": round(seconds, 1), "train_steps": trainer.step,
+                             "train_seconds": round(trainer.seconds), **scores})  # fmt: skip
+                _print(rows[-1])
+    (out / "fast_results.json").write_text(json.dumps(rows))
+    fid_key = next(k for k in rows[0] if k.startswith("fid_"))
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label in FAST_SAMPLERS:
+        mine = [r for r in rows if r["sampler"] == label]
+        ax.plot([r["nfe"] for r in mine], [r[fid_key] for r in mine], "o-", label=label)
+    ax.set(xscale="log", xlabel="network evaluations", ylabel=f"FID ({n} samples)",
+           title="One DDPM on MNIST: fast ODE samplers")  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "diffusion_fast_samplers.png", dpi=90)
+    print(f"wrote {folder / 'diffusion_fast_samplers.png'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("table", choices=("toys", "digits", "mnist"))
+    parser.add_argument("table", choices=("toys", "digits", "mnist", "fast"))
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--minutes", type=float, default=35.0, help="mnist: training budget")
     parser.add_argument("--samples", type=int, default=256, help="mnist: samples per sampler")
-    parser.add_argument("--out", type=Path, default=Path("runs/diffusion-mnist"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder (runs/diffusion-mnist, runs/diffusion-fast)")  # fmt: skip
     parser.add_argument("--figures", type=Path, default=Path("docs"))
     args = parser.parse_args()
     args.figures.mkdir(parents=True, exist_ok=True)
-    if args.table == "mnist":
-        mnist(args.minutes, args.samples, args.out, args.figures)
+    if args.table in ("mnist", "fast"):
+        out = args.out or Path(f"runs/diffusion-{args.table}")
+        (mnist if args.table == "mnist" else fast)(args.minutes, args.samples, out, args.figures)
         return
     steps = args.steps or {"toys": 2000, "digits": 4000}[args.table]
     (toys if args.table == "toys" else digits)(steps, args.figures)

@@ -9,7 +9,9 @@ rate is exact (Cover & Thomas, "Elements of Information Theory", theorem 4.2.4):
     H = sum_s pi(s) H(next character | s)       nats per character,
 
 with pi the stationary distribution of the state chain. A character model's test NLL can
-therefore be compared with the best possible value.
+therefore be compared with the best possible value, and ``log_prob`` scores any text under the
+source itself: a model's samples are accepted or rejected by the automaton, and accepted ones
+have their true log-probability.
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ def sample_text(n_chars: int, rng: np.random.Generator) -> str:
     return "".join(out)
 
 
-def entropy_rate() -> float:
-    """Exact entropy rate in nats per character (see the module docstring)."""
+def _chain() -> tuple[np.ndarray, np.ndarray]:
+    """The state chain's transition matrix P and each state's next-character entropy H."""
     n = len(STATES)
     P = np.zeros((n, n))
     H = np.zeros(n)
@@ -90,8 +92,46 @@ def entropy_rate() -> float:
         for p, target in transitions.values():
             P[s, target] += p
             H[s] -= p * np.log(p)
-    # stationary distribution: pi P = pi, sum pi = 1
+    return P, H
+
+
+def stationary() -> np.ndarray:
+    """The stationary distribution of the state chain: pi P = pi, sum pi = 1."""
+    P, _ = _chain()
+    n = len(P)
     A = np.vstack([P.T - np.eye(n), np.ones(n)])
     b = np.append(np.zeros(n), 1.0)
-    pi = np.linalg.lstsq(A, b, rcond=None)[0]
-    return float(pi @ H)
+    return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def entropy_rate() -> float:
+    """Exact entropy rate in nats per character (see the module docstring)."""
+    return float(stationary() @ _chain()[1])
+
+
+def log_prob(texts: list[str] | str) -> np.ndarray:
+    """log q(text) in nats under the source read from its stationary state distribution (a
+    window cut from a long run starts there), per text, (n,); -inf for a text the automaton
+    rejects. Unifilar: from each start state a text has at most one path, so
+
+        q(text) = sum_s pi(s) prod_i q(c_i | state_i(s)).
+    """
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    n_states = len(STATES)
+    start = np.log(np.maximum(stationary(), 1e-300))
+    out = np.empty(len(texts))
+    for row, text in enumerate(texts):
+        logp = start.copy()
+        state = np.arange(n_states)
+        for char in text:
+            alive = np.isfinite(logp)
+            for s in np.flatnonzero(alive):
+                step = STATES[state[s]].get(char)
+                if step is None:
+                    logp[s] = -np.inf
+                else:
+                    logp[s] += np.log(step[0])
+                    state[s] = step[1]
+        top = logp.max()
+        out[row] = top if not np.isfinite(top) else top + np.log(np.exp(logp - top).sum())
+    return out

@@ -4,6 +4,7 @@ for a dataset's ``info``. Each model file registers itself with ``@register``.""
 from scratchgen.models import (  # noqa: F401 (they register)
     autoregressive,
     diffusion,
+    discrete_diffusion,
     energy,
     flow_matching,
     flows,

@@ -280,3 +280,18 @@ def test_scene_attributes_list_what_the_image_shows_in_an_order_it_shows():
         assert sorted(shapes.caption(scene).split(" and ")) == sorted(
             f"a {size} {colour} {kind} at the {place}" for kind, colour, size, place in described
         )
+
+
+def test_grammar_log_prob_is_a_distribution_over_texts_of_each_length():
+    """exp(log_prob) over all 21^3 strings of 3 characters sums to 1 (the stationary start);
+    a sentence out of the grammar is -inf; on long sampled text -log_prob per character tends
+    to the entropy rate (the window's start state costs O(1 / length))."""
+    import itertools
+
+    strings = ["".join(c) for c in itertools.product(grammar.VOCAB, repeat=3)]
+    assert abs(np.exp(grammar.log_prob(strings)).sum() - 1) < 1e-12
+    assert grammar.log_prob("the big cat sees a dog. ")[0] > -np.inf
+    assert grammar.log_prob(["the cat meows. ", "zz"]).tolist() == [-np.inf, -np.inf]
+    text = grammar.sample_text(5000, np.random.default_rng(9))
+    per_char = -grammar.log_prob(text)[0] / len(text)
+    assert abs(per_char - grammar.entropy_rate()) < 0.03
