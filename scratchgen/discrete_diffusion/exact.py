@@ -183,9 +183,8 @@ def data_denoiser(graph: Graph, p_data: Array, length: int) -> Fn:
         columns = _index(x, graph.S)
         p_x = np.where(p_t[columns] > 0, p_t[columns], 1.0)  # p_t = 0: a state never reached
         posterior = p_data[:, None] * Q[:, columns] / p_x  # (|X0|, n)
-        out = np.stack(
+        return np.stack(
             [posterior.T @ (X0[:, l : l + 1] == np.arange(graph.V)) for l in range(length)], axis=1
         )
-        return out
 
     return denoiser

@@ -10,9 +10,8 @@ log-linear noise, and the bound of their theorem 3.6,
 dec the analytic step from delta to 0. The score is exp(out) under the uniform graph and
 exp(out) alpha_t / (1 - alpha_t) under the absorbing one (their section 3.3: the true ratio
 mask -> v is alpha_t / (1 - alpha_t) p(x_0^l = v | x_t), so that out learns a denoiser's
-log-probabilities without being forced to normalise). Training draws stratified t in
-[delta, 1); ``log_prob`` estimates the integral with ``eval_times`` stratified times per
-sequence. Sampling: the analytic ("Tweedie") or the Euler (tau-leaping) step
+log-probabilities without being forced to normalise). Training and the estimate of the bound
+are ``ContinuousTime``'s. Sampling: the analytic ("Tweedie") or the Euler (tau-leaping) step
 (``scratchgen.discrete_diffusion.samplers``).
 """
 
@@ -27,20 +26,17 @@ from autodiff import Tensor
 from scratchgen.data import DataInfo
 from scratchgen.discrete_diffusion import SAMPLERS, Graph, analytic_step, score_entropy
 from scratchgen.models.base import register
-from scratchgen.models.discrete_diffusion.base import DiscreteDiffusion
-from scratchgen.settings import Probability, Size
+from scratchgen.models.discrete_diffusion.continuous import ContinuousTime
 
 
 @register("sedd", ("categorical",),
           "score entropy discrete diffusion (SEDD, Lou et al. 2024): the concrete score under "
           "the absorbing or uniform graph; analytic or Euler sampling")  # fmt: skip
-class SEDD(DiscreteDiffusion):
+class SEDD(ContinuousTime):
     def __init__(self, info: DataInfo, graph: Literal["absorbing", "uniform"] = "absorbing",
-                 delta: Probability = 1e-3, eval_times: Size = 16,
                  sampler: Literal["analytic", "euler"] = "analytic",
                  **hparams: Any) -> None:  # fmt: skip
-        super().__init__(info, graph=graph, delta=delta, eval_times=eval_times, sampler=sampler,
-                         **hparams)  # fmt: skip
+        super().__init__(info, graph=graph, sampler=sampler, **hparams)
 
     def make_graph(self, vocab: int) -> Graph:
         return Graph(self.hparams["graph"], vocab)
@@ -58,28 +54,15 @@ class SEDD(DiscreteDiffusion):
         x_t = self.graph.sample_marginal(x0, t, rng)
         return score_entropy(self.graph, self.log_score(x_t, t), x0, x_t, t)
 
-    def loss(self, x: Any, y: Any = None) -> Tensor:
-        x0, delta = self.tokens(x), self.hparams["delta"]
-        t = self.stratified_times(len(x0), self.rng, delta)
-        prior = self.graph.prior_kl(x0).astype(self.dtype)
-        return ad.mean(self.integrand(x0, t, self.rng) * (1.0 - delta) + prior)
-
     def score(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
         return np.exp(self.log_score(x_t, t).data.astype(np.float64))
 
-    def log_prob(self, x: Any, y: Any = None) -> Tensor:
-        x0, rng, delta = self.tokens(x), self.evaluation_rng(), self.hparams["delta"]
-        K = self.hparams["eval_times"]
-        with ad.no_grad():
-            bound = self.graph.prior_kl(x0)
-            for k in range(K):  # stratum k of every sequence
-                u = (k + rng.random(len(x0))) / K
-                bound += self.integrand(x0, delta + (1 - delta) * u, rng).data * (1 - delta) / K
-            t = np.full(len(x0), delta)
-            x_t = self.graph.sample_marginal(x0, t, rng)
-            decoder = analytic_step(self.graph, self.score(x_t, t), x_t, delta, 0.0)
-            bound -= np.log(np.take_along_axis(decoder, x0[..., None], -1)[..., 0]).sum(axis=1)
-        return Tensor(-bound)
+    def decoder_nll(self, x0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """-log dec(x_0 | x_delta), dec the analytic step from delta to 0."""
+        t = np.full(len(x0), self.hparams["delta"])
+        x_t = self.graph.sample_marginal(x0, t, rng)
+        decoder = analytic_step(self.graph, self.score(x_t, t), x_t, float(t[0]), 0.0)
+        return -np.log(np.take_along_axis(decoder, x0[..., None], -1)[..., 0]).sum(axis=1)
 
     def reverse(self, n: int, rng: np.random.Generator, steps: int, given: Any, known: Any,
                 return_trajectory: bool) -> Any:  # fmt: skip
