@@ -47,24 +47,32 @@ def steps_for(minutes: float, per_step: float) -> int:
     return max(1, int(minutes * 60 / per_step))
 
 
-def trained_for(minutes: float, model: str | type, dataset: Dataset, settings: dict,
-                training: dict, out: Path) -> tuple[Any, train.Trainer]:  # fmt: skip
-    """A ``model`` (a registered name or a class) trained for about ``minutes`` into ``out``:
-    the step count is measured once and kept in ``out/budget.json``, so a run that stopped
-    resumes from its checkpoint to the same count (and a finished one only loads)."""
+def budget_steps(minutes: float, model: str | type, dataset: Dataset, settings: dict,
+                 training: dict, out: Path) -> int:  # fmt: skip
+    """The step count that fills ``minutes``: measured once and kept in ``out/budget.json``,
+    so a run that stopped resumes to the same count (and a finished one only loads)."""
     config_path = out / "budget.json"
     if config_path.exists():
-        steps = json.loads(config_path.read_text())["steps"]
-    else:
-        per_step = seconds_per_step(model, dataset, settings, training["batch_size"],
-                                    training["lr"])  # fmt: skip
-        steps = steps_for(minutes, per_step)
-        out.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps({"steps": steps, "seconds_per_step": per_step}))
-        print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
+        return json.loads(config_path.read_text())["steps"]
+    per_step = seconds_per_step(model, dataset, settings, training["batch_size"], training["lr"])
+    steps = steps_for(minutes, per_step)
+    out.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(json.dumps({"steps": steps, "seconds_per_step": per_step}))
+    print(f"{per_step:.2f} s per step: {steps} steps in {minutes} minutes", flush=True)
+    return steps
+
+
+def trained_for(minutes: float, model: str | type, dataset: Dataset, settings: dict,
+                training: dict, out: Path) -> tuple[Any, train.Trainer]:  # fmt: skip
+    """A ``model`` (a registered name or a class) trained for about ``minutes`` into ``out``
+    (``budget_steps``). A registered model's folder gets the CLI's ``config.json`` too
+    (``scratchgen sample`` reads it)."""
+    steps = budget_steps(minutes, model, dataset, settings, training, out)
     built = _build(model, dataset, settings)
-    trainer = train.Trainer(built, dataset, train.TrainConfig(steps=steps, **training), out=out,
-                            progress=sys.stderr.isatty())  # fmt: skip
+    config = train.TrainConfig(steps=steps, **training)
+    trainer = train.Trainer(built, dataset, config, out=out, progress=sys.stderr.isatty())
+    if isinstance(model, str):  # a registered model's folder reads back like the CLI's
+        train.save_run_config(out, model, dataset.name, built, config)
     if (out / "checkpoint.npz").exists():
         trainer.load(out)
     if trainer.step < steps:  # not again for a finished run: fit ends in a full evaluation

@@ -30,7 +30,6 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -147,38 +146,6 @@ def _split_settings(settings: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
 
     model = {k: v for k, v in settings.items() if k not in TRAIN_SETTINGS}
     return model, {k: v for k, v in settings.items() if k in TRAIN_SETTINGS}
-
-
-def load_run(folder: Path):
-    """(model with its trained weights, the run's config) from a run folder. The averaged
-    (EMA) weights are used when the run kept them."""
-    from scratchgen import data as data_module
-    from scratchgen import models
-    from scratchgen.optim.ema import UPDATES_KEY
-    from scratchgen.train import CheckpointError
-    from scratchgen.train.checkpoint import load_arrays, load_json
-
-    config = load_json(folder / "config.json")
-    try:
-        info = data_module.DataInfo(tuple(config["info"]["shape"]), config["info"]["kind"],
-                                    config["info"]["levels"])  # fmt: skip
-        name, hparams = config["model"], dict(config["hparams"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{folder / 'config.json'}: not the config of a run "
-                              f"({type(error).__name__}: {error})") from None  # fmt: skip
-    model = models.create(name, info, **hparams)
-    path = folder / "checkpoint.npz"
-    arrays = load_arrays(path)
-    prefix = "ema/" if any(k.startswith("ema/") for k in arrays) else "model/"
-    weights = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
-    weights.pop(UPDATES_KEY, None)  # the average's count of updates, not a weight
-    buffers = {k.removeprefix("model/"): v for k, v in arrays.items() if k.startswith("model/")}
-    try:
-        model.load_state_dict({**buffers, **weights})
-    except (KeyError, ValueError) as error:
-        raise CheckpointError(f"{path} does not fit the {name} model that config.json "
-                              f"describes: {error.args[0]}") from None  # fmt: skip
-    return model.eval(), config
 
 
 def _write_samples(model, samples: np.ndarray, path: Path, reference: np.ndarray | None,
@@ -299,7 +266,7 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
     metrics and samples."""
     from scratchgen import data, models
     from scratchgen.evaluation import draw_samples
-    from scratchgen.train import Trainer, TrainingInterrupted
+    from scratchgen.train import Trainer, TrainingInterrupted, load_run, save_run_config
     from scratchgen.train.checkpoint import remove_temporaries, save_json
 
     remove_temporaries(out)  # a killed run's half-written files
@@ -311,11 +278,7 @@ def _train_in(out: Path, model_name: str, data_name: str, hparams: dict[str, Any
         if trainer.step >= config.steps:
             raise UsageError(f"scratchgen train: the run in {out} is already at step "
                              f"{trainer.step}; give --steps above it to train on")  # fmt: skip
-    save_json(out / "config.json", {
-        "model": model_name, "data": data_name, "hparams": model.hparams, "train": asdict(config),
-        "info": {"shape": list(dataset.info.shape), "kind": dataset.info.kind,
-                 "levels": dataset.info.levels},
-    })  # fmt: skip
+    save_run_config(out, model_name, data_name, model, config)
     try:
         with warnings.catch_warnings():
             # NumPy's overflow warnings precede a divergence, which the trainer reports itself
@@ -354,6 +317,7 @@ def _cmd_sample(args: argparse.Namespace) -> None:
     if args.guidance is not None and not args.guidance >= 0:
         raise UsageError(f"scratchgen sample: --guidance must be 0 or more, got {args.guidance}")
     from scratchgen.evaluation import NotApplicable, draw_samples
+    from scratchgen.train import load_run
 
     model, config = load_run(args.run)
     if args.inpaint or args.colorize or args.super_resolve:
@@ -458,6 +422,7 @@ def _truth(args: argparse.Namespace, shape: tuple[int, ...]) -> np.ndarray | Non
 
 def _cmd_eval(args: argparse.Namespace) -> None:
     from scratchgen import data, evaluation, viz
+    from scratchgen.train import load_run
     from scratchgen.train.checkpoint import save_json
 
     if not 2 <= args.samples <= MAX_SAMPLES:

@@ -139,6 +139,11 @@ class GenerativeModel(Module):
         one is no longer finite or passes its ``diagnostic_limits``. None by default."""
         return {}
 
+    def after_update(self, name: str) -> None:
+        """Called by the trainer after each optimizer step of player ``name`` (``"model"`` for
+        a single loss): a projection of the weights (WGAN's clipping), a target network's
+        average (consistency models). Nothing by default."""
+
     def loss(self, x: Any, y: Any = None) -> Tensor:
         """The training objective; for likelihood models the mean negative log-likelihood."""
         return -ad.mean(self.log_prob(x) if y is None else self.log_prob(x, y))

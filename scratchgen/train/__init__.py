@@ -1,5 +1,5 @@
 """Training: ``Trainer`` and ``TrainConfig`` (the shared loop), ``fit`` (one call), and the
-atomic checkpoint files."""
+atomic checkpoint files, and ``load_run`` (a finished run's model)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from scratchgen.data import Dataset
 from scratchgen.models import GenerativeModel
 from scratchgen.train.checkpoint import CheckpointError, WriteError
 from scratchgen.train.lock import FolderInUse, folder_lock
+from scratchgen.train.runs import load_run, save_run_config
 from scratchgen.train.trainer import (
     TrainConfig,
     Trainer,
@@ -36,5 +37,7 @@ __all__ = [
     "FolderInUse",
     "folder_lock",
     "evaluate",
+    "load_run",
+    "save_run_config",
     "fit",
 ]

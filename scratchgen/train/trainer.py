@@ -452,8 +452,7 @@ class Trainer:
         if self.config.clip:
             optim.clip_grad_norm_(optimizer.params, self.config.clip)
         optimizer.step()
-        if self.players:
-            model.after_update(name)
+        model.after_update(name)
         if not all(np.isfinite(p.data).all() for p in optimizer.params):
             raise self._diverged("a parameter became NaN or infinite", name)
         return value
