@@ -3,6 +3,7 @@ for a dataset's ``info``. Each model file registers itself with ``@register``.""
 
 from scratchgen.models import (  # noqa: F401 (they register)
     autoregressive,
+    consistency,
     diffusion,
     discrete_diffusion,
     energy,

@@ -347,3 +347,22 @@ def test_a_ddpm_run_completes_measurements_from_files(tmp_path, capsys, monkeypa
     ]:  # fmt: skip
         err = one_line_refusal(["sample", str(out), *flags, "--out", str(target)], capsys)
         assert message in err, err
+
+
+def test_a_consistency_model_distils_a_ddpm_run_and_refuses_other_teachers(tmp_path, capsys):
+    teacher, student = tmp_path / "ddpm", tmp_path / "cd"
+    small = ["--steps", "3", "--quiet", "--set", "hidden=[8]"]
+    assert main(["train", "ddpm", "--data", "two_moons", "--out", str(teacher), *small,
+                 "timesteps=40"]) == 0  # fmt: skip
+    assert main(["train", "consistency", "--data", "two_moons", "--out", str(student), *small,
+                 "objective=distillation", f"teacher={teacher}", "N=6"]) == 0  # fmt: skip
+    assert main(["sample", str(student), "--n", "5", "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (5, 2)
+    mixture = tmp_path / "mixture"
+    assert main(["train", "gaussian_mixture", "--data", "two_moons", "--out", str(mixture),
+                 "--steps", "2", "--quiet"]) == 0  # fmt: skip
+    for folder, message in ((mixture, "is a gaussian_mixture"), (tmp_path / "none", "none")):
+        err = one_line_refusal(["train", "consistency", "--data", "two_moons", "--out",
+                                str(tmp_path / "x"), *small, "objective=distillation",
+                                f"teacher={folder}"], capsys)  # fmt: skip
+        assert message in err

@@ -144,6 +144,16 @@ class DDPM(DiffusionModel):
             (grad,) = ad.grad(ad.sum(eps * Tensor(np.asarray(v, self.dtype))), [inputs])
         return grad.data.astype(np.float64)
 
+    def denoiser(self) -> diffusion.VPDenoiser:
+        """EDM's D(x; sigma) of this unconditional model on its own levels, in the
+        variance-exploding variables x = x_t / sqrt(alpha_bar_t) (images' x_0 estimates clipped
+        to [-1, 1]): what a consistency model distils."""
+        if self.conditional or self.captioned:
+            raise ValueError("ddpm: denoiser() reads an unconditional model; this one is "
+                             "conditional")  # fmt: skip
+        clip = (-1.0, 1.0) if self.image else None
+        return diffusion.VPDenoiser(self.schedule, self._reverse_fn(None, 0, variance=False), clip)
+
     def _sigma_solve(self, sampler: str, eps_fn: Any, shape: tuple, rng: np.random.Generator,
                      steps: int, clip: tuple[float, float] | None,
                      return_trajectory: bool) -> Any:  # fmt: skip
