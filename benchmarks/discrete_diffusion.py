@@ -2,7 +2,11 @@
 
 Every model trains for the same wall-clock budget (``--minutes`` each, on one core; batches of
 32 windows of 64 characters, Adam at 3e-3 with a cosine decay), the character Transformer
-included, and is scored on the 312 test windows:
+included, and is scored on the 312 test windows of the ``grammar`` dataset. The training text
+is ten times the dataset's (2M characters from the same grammar, ``TRAIN_CHARS``): on the
+dataset's 3125 windows the Transformer overfits within minutes (1.13 bits/char after 8k steps
+against 0.53 after 485), and a budget comparison should measure the models, not their
+memorisation.
 
 * bits per character: the Transformer's exact NLL, the diffusion models' bounds (D3PM's sum
   over its T = 100 steps, MDLM's and SEDD's integral by 16 stratified times per window), next
@@ -33,7 +37,7 @@ import numpy as np
 from benchmarks.budget import trained_for
 from scratchgen import data
 from scratchgen.data import grammar
-from scratchgen.data.text import decode
+from scratchgen.data.text import decode, text_dataset
 from scratchgen.train import evaluate
 
 ROWS = {
@@ -47,6 +51,15 @@ ROWS = {
 TRAINING = {"batch_size": 32, "lr": 3e-3, "schedule": "cosine", "eval_every": 10**9,
             "checkpoint_every": 500}  # fmt: skip
 SAMPLES = 200
+TRAIN_CHARS = 2_000_000
+
+
+def _dataset() -> data.Dataset:
+    """The grammar dataset's test windows, with TRAIN_CHARS of fresh training text."""
+    test = data.load("grammar")
+    train = grammar.sample_text(TRAIN_CHARS, np.random.default_rng(1))
+    return text_dataset("grammar", train, decode(test.extras["test_tokens"], grammar.VOCAB),
+                        grammar.VOCAB)  # fmt: skip
 
 
 def _sample_quality(texts: list[str]) -> dict:
@@ -58,7 +71,7 @@ def _sample_quality(texts: list[str]) -> dict:
 
 
 def run(minutes: float, out: Path, figures: Path) -> list[dict]:
-    dataset = data.load("grammar")
+    dataset = _dataset()
     vocab, L = dataset.extras["vocab"], dataset.info.shape[0]
     source = -grammar.log_prob([decode(w, vocab) for w in dataset.test]).mean() / L / np.log(2)
     print(json.dumps({"source_bits_per_char": source,
