@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 13 · The frontier: flow matching and rectified flow
+# # 13 · The frontier: flow matching, fast solvers, consistency models, discrete diffusion
 #
 # A diffusion model learns a score and samples by reversing a noising process; its probability
 # flow ODE is a deterministic map from noise to data, found the long way round. Flow matching
@@ -10,7 +10,10 @@
 # 2. couplings: independent pairs against minibatch optimal transport, measured by the path
 #    energy and by W2 after a single Euler step;
 # 3. rectified flow: training again on a flow's own pairs straightens it;
-# 4. the ODE solvers' orders, and what a sample costs in network evaluations.
+# 4. the ODE solvers' orders, and what a sample costs in network evaluations;
+# 5. fast samplers for diffusion models: EDM's Heun and DPM-Solver++ on dx/dsigma;
+# 6. consistency models, which learn the ODE's end point and sample in one step;
+# 7. diffusion on discrete data, whose bounds can be checked by enumeration.
 #
 # The mathematics is in `scratchgen.flow_matching` and `scratchgen.ode`;
 # `models.create("flow_matching", ...)` is the model, on the diffusion models' network.
@@ -145,3 +148,83 @@ for solver in ("euler", "heun"):
 samples, nfe = flows["ot"].sample(1000, rng, sampler="adaptive", return_nfe=True)
 print(f"OT-CFM by the adaptive solver: W2 {metrics.wasserstein2(samples, test):.3f} in {nfe} "
       "evaluations")  # fmt: skip
+
+# %% [markdown]
+# ## 5. Fast samplers for diffusion: the same ODE, in sigma
+#
+# Any Gaussian diffusion x_t = a_t x_0 + b_t eps becomes, divided by a_t, x = x_0 + sigma eps
+# with sigma = b_t / a_t, and its probability-flow ODE reads dx/dsigma = (x - D(x; sigma)) /
+# sigma, D the denoiser E[x_0 | x] (Karras et al. 2022). A solver needs only D. Euler's method
+# on it is DDIM; EDM's Heun adds a correction with the slope at the step's end (second order);
+# DPM-Solver++(2M) reuses the previous step's D instead (second order at one evaluation a
+# step). On a Gaussian, D and the exact flow are closed forms: watch the orders.
+
+# %%
+from scratchgen import diffusion  # noqa: E402
+from scratchgen.diffusion.targets import GaussianData  # noqa: E402
+
+gaussian = GaussianData(np.array([1.0, -1.0]), np.diag([0.25, 1.0]))
+x_top = 20.0 * rng.standard_normal((100, 2))
+for name, solver in diffusion.SIGMA_SOLVERS.items():
+    errors = []
+    for steps in (8, 16, 32):
+        sigmas = np.geomspace(20.0, 0.05, steps)  # ends at 0.05, where the flow is still known
+        x = solver(gaussian.denoiser(), (100, 2), rng, sigmas, x_T=x_top)
+        errors.append(np.abs(x - gaussian.flow(x_top, 20.0, 0.05)).max())
+    print(f"{name:17s} errors {np.round(errors, 5)}, halving the step divides them by "
+          f"{np.round(np.array(errors[:-1]) / errors[1:], 1)}")  # fmt: skip
+
+# %% [markdown]
+# ## 6. Consistency models: learn the ODE's end point directly
+#
+# The flow carries every (x_sigma, sigma) of one trajectory to the same x_eps. A consistency
+# model learns that map f(x, sigma) (Song et al. 2023), written as c_skip(sigma) x + c_out(sigma)
+# F(x, sigma) with c_skip(eps) = 1 and c_out(eps) = 0, so f(x, eps) = x holds whatever F is.
+# Distillation makes f agree with itself across one teacher ODE step, f(x_{t_{n+1}}, t_{n+1})
+# against f-(x_hat_{t_n}, t_n), with f- a slowly moving average; the anchor at eps pulls the
+# whole trajectory to its end. Then one evaluation is a sample. Distil the Gaussian's exact
+# denoiser, then compare one-step samples with the truth.
+
+# %%
+gauss_data = data.Dataset("gaussian", gaussian.sample(4000, rng), gaussian.sample(500, rng),
+                          data.DataInfo((2,), "continuous", 0))  # fmt: skip
+student = models.create("consistency", gauss_data.info, objective="distillation",
+                        sigma_data=1.0, hidden=[64, 64])  # fmt: skip
+student.set_teacher(gaussian.denoiser())
+trainer = train.Trainer(student, gauss_data, train.TrainConfig(steps=200 if QUICK else 800,
+                        batch_size=256, lr=2e-3, eval_every=10**9), progress=False)  # fmt: skip
+trainer.fit()
+with trainer.ema.applied(student):
+    for steps in (1, 2):
+        one = student.sample(4000, rng, steps=steps)
+        print(f"{steps} step(s): mean {one.mean(0).round(2)}, std {one.std(0).round(2)} "
+              f"(truth: mean [1, -1], std [0.5, 1])")  # fmt: skip
+    f_at_eps = student.consistency(x_top, np.full(len(x_top), student.epsilon))
+exact_boundary = np.array_equal(f_at_eps, x_top.astype(student.dtype))  # the model's float32
+print("the boundary f(x, eps) = x holds exactly:", exact_boundary)
+
+# %% [markdown]
+# ## 7. Diffusion on discrete data: corrupt tokens, not pixels
+#
+# Text has no Gaussian noise. Discrete diffusion corrupts each token by a Markov chain
+# instead: the absorbing graph replaces it by a mask symbol, the uniform one by a random
+# symbol. D3PM (Austin et al. 2021) learns the reverse chain through a denoiser p(x_0 | x_t)
+# and bounds -log p(x) by a sum of KLs; SEDD (Lou et al. 2024) learns the ratios p_t(y) / p_t(x)
+# (the concrete score) and MDLM (Sahoo et al. 2024) the masked cross-entropy, both in
+# continuous time. On two tokens over three symbols every state can be enumerated, so the
+# bound and the exact NLL of the reverse chain are both computable: the bound is above it,
+# and with the true denoiser the gap shrinks as the chain gets more steps.
+
+# %%
+from scratchgen.discrete_diffusion import Graph, exact  # noqa: E402
+
+p_data = np.random.default_rng(0).dirichlet(np.ones(9))  # a law over the 3^2 sequences
+entropy = -p_data @ np.log(p_data)
+graph = Graph("absorbing", 3)
+true_denoiser = exact.data_denoiser(graph, p_data, 2)
+for T in (4, 16, 64):
+    nll = exact.chain_nll(graph, true_denoiser, T, 2)
+    bound = exact.d3pm_bound(graph, true_denoiser, exact.sequences(3, 2), T)
+    print(f"T = {T:2d}: E[bound] - H = {p_data @ bound - entropy:.4f} nats, "
+          f"E[exact NLL] - H = {p_data @ nll - entropy:.4f}")  # fmt: skip
+print("python -m benchmarks.discrete_diffusion trains D3PM, MDLM and SEDD on the grammar text")

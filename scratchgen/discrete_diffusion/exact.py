@@ -79,7 +79,8 @@ def d3pm_bound(graph: Graph, denoiser: Fn, x0: Array, T: int) -> Array:
     bounds = graph.prior_kl(x0)
     for k in range(1, T + 1):
         t, s = k / T, (k - 1) / T
-        log_p0 = ad.Tensor(np.log(denoiser(X, np.full(len(X), t))))
+        with np.errstate(divide="ignore"):  # the true posterior is 0 off the data: log 0 = -inf
+            log_p0 = ad.Tensor(np.log(denoiser(X, np.full(len(X), t))))
         for row, x in enumerate(x0):
             q = _noised(graph, x, t, X)
             seen = q > 0
