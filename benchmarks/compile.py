@@ -3,7 +3,7 @@
 Two fresh processes share an empty NUMBA_CACHE_DIR: the first makes one tiny call of every
 public function in float32 and in float64, compiling whatever each dtype reaches (the direct
 convolution loop, its tiles and the attention loop are compiled for float32 alone: float64
-convolutions take im2col, float64 attention NumPy code), the second finds them cached. Each
+convolutions take im2col, float64 attention NumPy code; GELU and SiLU are float32 alone), the second finds them cached. Each
 prints its own time from before ``import kernels`` to the last call. Issue 3's target: under
 20 s cold in total.
 Run: python -m benchmarks.compile
@@ -21,7 +21,7 @@ import time
 start = time.perf_counter()
 import numpy as np
 import kernels
-from kernels import attention, conv, nade, normalization
+from kernels import activations, attention, conv, nade, normalization
 for dtype in (np.float32, np.float64):
     x, w = np.ones((2, 4, 5, 5), dtype), np.ones((3, 4, 3, 3), dtype)
     out, columns = conv.conv2d_keeping_columns(x, w, padding=1)
@@ -47,6 +47,9 @@ for dtype in (np.float32, np.float64):
         affine = np.ones(shape, dtype)
         y, mean, rstd = normalization.normalise(grouped, affine, affine, 1e-5)
         normalization.normalise_grad(grouped, affine, y, mean, rstd)
+for kind in activations.KINDS:  # float32 alone, as the exp inside them
+    activations.activation_grad(kind, np.ones(3, np.float32), activations.activation(
+        kind, np.ones(3, np.float32)))
 print(time.perf_counter() - start)
 """
 

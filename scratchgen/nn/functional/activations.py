@@ -8,6 +8,8 @@ import numpy as np
 
 import autodiff as ad
 from autodiff import Tensor
+from kernels.activations import activation as _kernel
+from kernels.activations import activation_grad as _kernel_grad
 
 relu = ad.relu
 sigmoid = ad.sigmoid
@@ -50,8 +52,9 @@ def elu(input: Any, alpha: float = 1.0) -> Tensor:
 # GELU and SiLU are one primitive each, with a fused backward primitive as tanh has
 # (autodiff.elementwise): composed of engine operations, GELU was 9 primitives forward and
 # 14 backward. Their derivatives are written once for both array types: ``xp`` is numpy
-# (the fast path, on arrays) or autodiff (on tensors, where the backward's own VJPs need the
-# next derivative as a differentiable function of x).
+# (on float64 arrays) or autodiff (on tensors, where the backward's own VJPs need the next
+# derivative as a differentiable function of x). On float32 arrays the forward and the first
+# VJP are one pass of ``kernels.activations`` each.
 _GELU_A = 0.044715
 
 
@@ -100,10 +103,19 @@ def _silu_curvature(xp: Any, x: Any) -> Any:
 def _activation(name: str, forward: Any, slope: Any, curvature: Any) -> Any:
     """A primitive y = f(x) whose VJP g f'(x) is a primitive of its own, whose VJPs are
     d/dg = f'(x) and d/dx = g f''(x) in engine operations (so every order works)."""
-    backward = ad.primitive(lambda g, x: g * slope(np, x), name=f"{name}_backward")
+
+    def fused(x: np.ndarray) -> np.ndarray:
+        return _kernel(name, x) if x.dtype == np.float32 else forward(x)
+
+    def fused_vjp(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if x.dtype == np.float32 and g.dtype == np.float32:
+            return _kernel_grad(name, x, g)
+        return g * slope(np, x)
+
+    backward = ad.primitive(fused_vjp, name=f"{name}_backward")
     backward.defvjp(lambda gg, ans, g, x: gg * slope(ad, x),
                     lambda gg, ans, g, x: gg * g * curvature(ad, x))  # fmt: skip
-    function = ad.primitive(forward, name=name)
+    function = ad.primitive(fused, name=name)
     return function.defvjp(lambda g, ans, x: backward(g, x))
 
 
