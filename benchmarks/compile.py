@@ -2,10 +2,10 @@
 
 Two fresh processes share an empty NUMBA_CACHE_DIR: the first makes one tiny call of every
 public function in float32 and in float64, compiling whatever each dtype reaches (the direct
-convolution loop, its tiles and the attention loop are compiled for float32 alone: float64
-convolutions take im2col, float64 attention NumPy code; GELU and SiLU are float32 alone), the second finds them cached. Each
-prints its own time from before ``import kernels`` to the last call. Issue 3's target: under
-20 s cold in total.
+convolution loop, its tiles, the attention loop and GELU/SiLU are compiled for float32 alone:
+float64 convolutions take im2col, float64 attention and activations NumPy code), the second
+finds them cached. Each prints its own time from before ``import kernels`` to the last call.
+Issue 3's target: under 20 s cold in total.
 Run: python -m benchmarks.compile
 """
 
