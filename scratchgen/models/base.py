@@ -53,6 +53,9 @@ class GenerativeModel(Module):
     registered_name: str | None = None  # set by @register
     # the largest magnitude each diagnostic may reach before the trainer stops the run
     diagnostic_limits: dict[str, float] = {}
+    # models whose settings this one takes too, to build one of them as a part (a latent
+    # diffusion model's DDPM on codes): declared there once, checked here like its own
+    settings_from: tuple[type[GenerativeModel], ...] = ()
 
     def __init__(self, info: DataInfo, **hparams: Any) -> None:
         super().__init__()
@@ -169,7 +172,8 @@ def _dtype_named(hparams: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def model_settings(cls: type[GenerativeModel]) -> dict[str, Setting]:
     """The settings of a model class: those its constructor declares, then those of each base
-    class's constructor that it passes on through **hparams, and the common seed and dtype."""
+    class's constructor that it passes on through **hparams, then those of the models named by
+    its ``settings_from``, and the common seed and dtype."""
     found: dict[str, Setting] = {}
     for klass in cls.__mro__:
         init = vars(klass).get("__init__")
@@ -180,6 +184,9 @@ def model_settings(cls: type[GenerativeModel]) -> dict[str, Setting]:
         kinds = [p.kind for p in inspect.signature(init).parameters.values()]
         if inspect.Parameter.VAR_KEYWORD not in kinds:
             break
+    for part in cls.settings_from:
+        for name, declared in model_settings(part).items():
+            found.setdefault(name, declared)
     return {**found, **COMMON_SETTINGS}
 
 
