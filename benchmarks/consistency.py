@@ -90,14 +90,8 @@ def _one_step_map(model, ax, title: str) -> None:
     T = model.hparams["sigma_max"]
     z = np.random.default_rng(5).standard_normal((300, 2))
     mapped = model.consistency(T * z, np.full(len(z), T))
-    start = z * float(model.hparams["sigma_data"])
-    for a, b in zip(start, mapped):
-        ax.plot([a[0], b[0]], [a[1], b[1]], color="0.75", lw=0.5)
-    ax.scatter(*start.T, s=3, c="tab:blue", label="noise z")
-    ax.scatter(*mapped.T, s=3, c="tab:red", label="f(T z, T)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_aspect("equal")
+    viz.displacements(z * float(model.hparams["sigma_data"]), mapped, ("noise z", "f(T z, T)"),
+                      title, ax=ax)  # fmt: skip
 
 
 def mnist_student(label: str, minutes: float, dataset: data.Dataset,

@@ -43,6 +43,7 @@ from scratchgen.tour import (
     energy,
     engine,
     evaluation,
+    few_steps,
     flows,
     frontier,
     gans,
@@ -61,11 +62,10 @@ SECTIONS: list[Section] = [engine.SECTION, mixtures.SECTION, autoregressive.SECT
                            latent.SECTION, evaluation.SECTION, flows.SECTION,
                            gans.SECTION, energy.SECTION, scores.SECTION,
                            diffusion.SECTION, controllable.SECTION,
-                           text_to_image.SECTION, frontier.SECTION]  # fmt: skip
+                           text_to_image.SECTION, frontier.SECTION, few_steps.SECTION]  # fmt: skip
 
 # seconds kept for the families still to come (their issues), so that the tour stays in budget
 RESERVED = {
-    "the frontier's rest (consistency models, discrete diffusion)": 15.0,
     "homework (scratchgen.testing)": 10.0,
 }
 

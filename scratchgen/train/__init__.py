@@ -22,8 +22,14 @@ from scratchgen.train.trainer import (
 
 def fit(model: GenerativeModel, data: Dataset, out: Path | None = None, progress: bool = True,
         **config) -> dict[str, float]:  # fmt: skip
-    """Train with ``TrainConfig(**config)``; returns the final test metrics."""
-    return Trainer(model, data, TrainConfig.from_dict(config), out, progress).fit()
+    """Train with ``TrainConfig(**config)``; returns the final test metrics. With ``out`` the
+    folder is a run like the CLI's: a registered model's ``config.json`` is written too, so
+    that ``load_run``, ``scratchgen sample`` and settings that name a run read it."""
+    settings = TrainConfig.from_dict(config)
+    trainer = Trainer(model, data, settings, out, progress)
+    if out is not None and model.registered_name is not None:
+        save_run_config(Path(out), model.registered_name, data.name, model, settings)
+    return trainer.fit()
 
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from scratchgen.viz.figures import (
     density,
+    displacements,
     image_grid,
     loss_curve,
     nearest_neighbour_grid,
@@ -13,6 +14,7 @@ from scratchgen.viz.figures import (
 from scratchgen.viz.graph import draw_graph
 
 __all__ = [
-    "draw_graph", "image_grid", "nearest_neighbour_grid", "tile", "scatter", "density",
+    "draw_graph", "image_grid", "nearest_neighbour_grid", "tile", "scatter", "displacements",
+    "density",
     "sequences", "loss_curve", "trajectory_gif",
 ]  # fmt: skip

@@ -1,6 +1,6 @@
-"""Figures: image grids, 2-D samples and densities, loss curves, and a sampler's trajectory as
-an animated GIF. All draw with matplotlib's Agg backend, so no display is needed; each returns
-the matplotlib Figure and, given ``path``, also saves it."""
+"""Figures: image grids, 2-D samples, their displacements and densities, loss curves, and a
+sampler's trajectory as an animated GIF. All draw with matplotlib's Agg backend, so no display
+is needed; each returns the matplotlib Figure and, given ``path``, also saves it."""
 
 from __future__ import annotations
 
@@ -109,6 +109,26 @@ def scatter(
     if reference is not None:
         ax.scatter(reference[:, 0], reference[:, 1], s=2, c="#bbbbbb", label="data")
     ax.scatter(samples[:, 0], samples[:, 1], s=2, c="#1f77b4", label="samples")
+    ax.set_aspect("equal")
+    return _finish(fig, path, ax, title)
+
+
+def displacements(
+    start: np.ndarray,
+    end: np.ndarray,
+    labels: tuple[str, str] = ("start", "end"),
+    title: str | None = None,
+    path: str | Path | None = None,
+    ax: Any = None,
+) -> Any:
+    """2-D points moved by a map: each start point joined to its end point by a grey line
+    (a consistency model's one-step map from noise to data, a flow's transport)."""
+    fig, ax = _axes(ax)
+    ax.plot(np.stack([start[:, 0], end[:, 0]]), np.stack([start[:, 1], end[:, 1]]),
+            color="0.75", lw=0.5)  # fmt: skip
+    ax.scatter(start[:, 0], start[:, 1], s=3, c="tab:blue", label=labels[0])
+    ax.scatter(end[:, 0], end[:, 1], s=3, c="tab:red", label=labels[1])
+    ax.legend(fontsize=7, loc="lower right")
     ax.set_aspect("equal")
     return _finish(fig, path, ax, title)
 

@@ -105,6 +105,18 @@ def test_resume_continues_bit_for_bit(tmp_path):
     assert all("step" in json.loads(line) for line in lines) and len(lines) > 5
 
 
+def test_a_folder_written_by_fit_reads_back_as_a_run(tmp_path):
+    """fit(out=...) writes the CLI's config.json for a registered model: load_run rebuilds it
+    with its trained weights and settings."""
+    moons = data.load("two_moons")
+    model = mixture(components=3)
+    train.fit(model, moons, out=tmp_path, progress=False, steps=5, eval_every=10**9)
+    loaded, config = train.load_run(tmp_path)
+    assert config["model"] == "gaussian_mixture" and loaded.hparams["components"] == 3
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def test_a_checkpoint_interrupted_mid_write_leaves_the_old_one_readable(tmp_path, monkeypatch):
     trainer, model = noisy_setup(tmp_path, 5)
     trainer.fit()

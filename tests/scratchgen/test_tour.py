@@ -57,14 +57,16 @@ class PageParser(HTMLParser):
 
 def test_the_tour_writes_its_figures_numbers_and_page(quick_tour):
     for name in ("tour.png", "gallery.png", "autoregressive.png", "latent.png", "evaluation.png",
-                 "energy.png", "scores.png", "annealed_langevin.gif", "index.html"):  # fmt: skip
+                 "energy.png", "scores.png", "annealed_langevin.gif", "few_steps.png",
+                 "index.html"):  # fmt: skip
         assert (quick_tour / name).stat().st_size > 2_000
     results = json.loads((quick_tour / "metrics.json").read_text())
     assert {"engine", "gaussian_mixture/eight_gaussians", "pixelcnn/digits", "transformer/grammar",
             "vae/digits_binary", "discrete_vae/digits_binary", "vqvae/digits_binary",
             "m2/digits_binary", "gaussian_mixture_em/eight_gaussians", "evaluation/fid_bias",
             "evaluation/parzen", "ebm_cd/eight_gaussians", "rbm_pcd/digits_binary",
-            "ncsn/eight_gaussians", "exact_score/two_modes"} <= set(results)  # fmt: skip
+            "ncsn/eight_gaussians", "exact_score/two_modes", "consistency",
+            "discrete_diffusion"} <= set(results)  # fmt: skip
     page = PageParser()
     page.feed((quick_tour / "index.html").read_text())
     shown = [image["src"] for image in page.images]

@@ -22,12 +22,14 @@ def test_figures_write_files(tmp_path):
     viz.image_grid(rng.integers(0, 256, (6, 3, 8, 8)), levels=256, path=tmp_path / "grid.png")
     viz.scatter(rng.standard_normal((50, 2)), rng.standard_normal((50, 2)), path=tmp_path / "s.png")
     viz.density(lambda x: -0.5 * np.sum(x**2, 1), path=tmp_path / "d.png")
+    start = rng.standard_normal((40, 2))
+    viz.displacements(start, 0.5 * start, ("z", "f(z)"), path=tmp_path / "m.png")
     viz.loss_curve([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}], path=tmp_path / "l.png")
     viz.sequences(rng.integers(0, 9, (3, 40)), path=tmp_path / "q.png")
     frames = [rng.standard_normal((30, 2)) * (1 + t) for t in range(3)]
     viz.trajectory_gif(frames, tmp_path / "t.gif", fps=5)
     plt.close("all")
-    for name in ("grid.png", "s.png", "d.png", "l.png", "q.png", "t.gif"):
+    for name in ("grid.png", "s.png", "d.png", "m.png", "l.png", "q.png", "t.gif"):
         assert (tmp_path / name).stat().st_size > 1000
     assert (tmp_path / "t.gif").read_bytes()[:6] == b"GIF89a"
 
