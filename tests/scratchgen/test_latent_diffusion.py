@@ -70,14 +70,14 @@ def test_the_code_prior_carries_the_jacobian_of_the_scaling():
     """With a prior of known density p~ = N(0, I) on z / s, log p(z) = log N(z; 0, s^2 I)."""
 
     class StandardNormal:
-        def log_prob(self, codes):
+        def log_prob(self, codes, y):
             return ad.Tensor(
                 -0.5 * (codes**2).sum(-1) - codes.shape[-1] / 2 * math.log(2 * math.pi)
             )
 
     z = np.random.default_rng(0).standard_normal((3, 5, 4))
     s = 2.5
-    got = ld._CodePrior(StandardNormal(), s).log_prob(ad.Tensor(z)).data
+    got = ld._CodePrior(StandardNormal(), s, None).log_prob(ad.Tensor(z)).data
     exact = -0.5 * (z**2).sum(-1) / s**2 - 4 / 2 * math.log(2 * math.pi * s**2)
     np.testing.assert_allclose(got, exact, rtol=1e-12)
 
@@ -89,6 +89,14 @@ def test_samples_and_the_bound(vae_run):
     assert samples.shape == (6, *digits.info.shape) and np.isfinite(samples).all()
     bound = model.log_prob(digits.test[:4]).data
     assert bound.shape == (4,) and np.isfinite(bound).all()
+
+
+def test_a_class_conditional_prior_takes_labels(vae_run):
+    model, digits = build(vae_run, num_classes=10)
+    train.fit(model, digits, progress=False, steps=3, batch_size=16, eval_every=10**9)
+    samples = model.sample(4, np.random.default_rng(0), "ddim", steps=5, y=3, guidance=1.0)
+    assert samples.shape == (4, *digits.info.shape)
+    assert np.isfinite(model.log_prob(digits.test[:3], np.full(3, 7)).data).all()
 
 
 def test_the_cli_trains_samples_and_refuses_other_autoencoders(vae_run, tmp_path, capsys):

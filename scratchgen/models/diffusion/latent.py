@@ -22,7 +22,8 @@ the DDPM as the prior of the VAE (one draw z ~ q(z | x)):
     log p(x) >= E_q[log p(x | z) + log p(z) - log q(z | x)],
     log p(z) = log p~(z / s) - L log s >= -L_vlb(z / s) - L log s,
 
-the VAE's bound (Kingma & Welling 2014, eq. 6) with the DDPM's (Ho et al. 2020, eq. 5) inside.
+the VAE's bound (Kingma & Welling 2014, eq. 6) with the DDPM's (Ho et al. 2020, eq. 5) inside
+(of log p(x | y) with a class-conditional DDPM, ``num_classes``: the VAE has no condition).
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ SCALE_EXAMPLES = 5000  # the training examples whose codes set s
 
 
 class _CodePrior:
-    """log p(z) of codes z (..., L) under the DDPM on z / s: its bound, minus L log s."""
+    """log p(z | y) of codes z (1, n, L) under the DDPM on z / s: its bound, minus L log s."""
 
-    def __init__(self, prior: DDPM, scale: float) -> None:
-        self.prior, self.scale = prior, scale
+    def __init__(self, prior: DDPM, scale: float, y: Any) -> None:
+        self.prior, self.scale, self.y = prior, scale, y
 
     def log_prob(self, z: Tensor) -> Tensor:
         codes = z.data.reshape(-1, z.shape[-1]) / self.scale
-        log_p = self.prior.log_prob(codes).data - z.shape[-1] * math.log(self.scale)
+        log_p = self.prior.log_prob(codes, self.y).data - z.shape[-1] * math.log(self.scale)
         return Tensor(log_p.reshape(z.shape[:-1]).astype(z.dtype))
 
 
@@ -116,14 +117,12 @@ class LatentDiffusion(GenerativeModel):
         return self.decode(codes)
 
     def log_prob(self, x: Any, y: Any = None) -> Tensor:
-        """The lower bound of the module docstring per example, in nats (one draw from q);
-        T + 2 network passes."""
-        if y is not None:
-            raise ValueError("latent_diffusion: the bound is of p(x), without labels")
+        """The lower bound of the module docstring per example, in nats (one draw from q), of
+        log p(x | y) for a conditional prior; T + 2 network passes."""
         vae = self.autoencoder
         with ad.no_grad():
             x = vae.as_input(x)
-            prior = _CodePrior(self.prior, float(self.scale))
+            prior = _CodePrior(self.prior, float(self.scale), y)
             return bounds.elbo(vae.targets(x), vae.posterior(x), prior, vae.likelihood, self.rng,
                                1, kl="mc")  # fmt: skip
 
