@@ -16,6 +16,8 @@ def normal(*shape):
 
 LAYERS = {
     "Linear": (lambda r: nn.Linear(3, 4, rng=r), [normal(2, 3)]),
+    "Linear on a stack": (lambda r: nn.Linear(3, 4, rng=r), [normal(2, 2, 3)]),
+    "Linear on a vector": (lambda r: nn.Linear(3, 4, rng=r), [normal(3)]),
     "Conv2d": (lambda r: nn.Conv2d(2, 3, 3, stride=2, padding=1, rng=r), [normal(2, 2, 5, 5)]),
     "ConvTranspose2d": (lambda r: nn.ConvTranspose2d(2, 3, 4, stride=2, padding=1, rng=r),
                         [normal(1, 2, 3, 3)]),
@@ -40,7 +42,8 @@ def test_layer_gradients_first_order(name):
     assert module_gradcheck(build(np.random.default_rng(1)), *inputs)
 
 
-@pytest.mark.parametrize("name", ["Linear", "Conv2d", "LayerNorm", "MultiheadAttention"])
+@pytest.mark.parametrize("name", ["Linear", "Linear on a stack", "Conv2d", "LayerNorm",
+                                  "MultiheadAttention"])  # fmt: skip
 def test_layer_gradients_second_order(name):
     build, inputs = LAYERS[name]
     assert module_gradcheck(build(np.random.default_rng(1)), *inputs, second_order=True)
