@@ -41,15 +41,19 @@ _EXP_CAP = np.float32(80)
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
-def _argument(x, start, stop, kind, out):  # pragma: no cover (JIT)
-    """out[:stop - start] = min(-z, 80) for x[start:stop]."""
-    for j in range(stop - start):
+def _exp_minus_z(x, block, kind, e, bits):  # pragma: no cover (JIT)
+    """e[:n] = e^min(-z, 80) for the n numbers of x in block ``block``; returns (start, n)."""
+    start = block * _BLOCK
+    n = min(_BLOCK, x.shape[0] - start)
+    for j in range(n):
         v = x[start + j]
         if kind == 0:
             minus_z = -v
         else:
             minus_z = np.float32(-2) * _SQRT_2_OVER_PI * v * (np.float32(1) + _GELU_A * v * v)
-        out[j] = min(minus_z, _EXP_CAP)
+        e[j] = min(minus_z, _EXP_CAP)
+    exp_shifted_sum(e[:n], np.float32(0), bits)
+    return start, n
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH, error_model="numpy")
@@ -58,11 +62,8 @@ def _forward(start, stop, x, y, kind):  # pragma: no cover (JIT)
     e = np.empty(_BLOCK, np.float32)
     bits = np.empty(_BLOCK, np.int32)
     for block in range(start, stop):
-        lo = block * _BLOCK
-        hi = min(lo + _BLOCK, x.shape[0])
-        _argument(x, lo, hi, kind, e)
-        exp_shifted_sum(e[: hi - lo], np.float32(0), bits)
-        for j in range(hi - lo):
+        lo, n = _exp_minus_z(x, block, kind, e, bits)
+        for j in range(n):
             y[lo + j] = x[lo + j] / (np.float32(1) + e[j])
 
 
@@ -73,11 +74,8 @@ def _backward(start, stop, x, g, dx, kind):  # pragma: no cover (JIT)
     bits = np.empty(_BLOCK, np.int32)
     one = np.float32(1)
     for block in range(start, stop):
-        lo = block * _BLOCK
-        hi = min(lo + _BLOCK, x.shape[0])
-        _argument(x, lo, hi, kind, e)
-        exp_shifted_sum(e[: hi - lo], np.float32(0), bits)
-        for j in range(hi - lo):
+        lo, n = _exp_minus_z(x, block, kind, e, bits)
+        for j in range(n):
             v = x[lo + j]
             s = one / (one + e[j])
             s_bar = e[j] * s  # 1 - s without the cancellation of 1 - s for s near 1
