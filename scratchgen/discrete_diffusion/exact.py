@@ -130,7 +130,8 @@ def ctmc_bound(graph: Graph, score: Fn, x0: Array, t_min: float, nodes: int = 20
     times, weights = t_min + (1 - t_min) * (u + 1) / 2, w * (1 - t_min) / 2
     bounds = graph.prior_kl(x0)
     for t, weight in zip(times, weights):
-        log_s = ad.Tensor(np.log(score(X, np.full(len(X), t)).astype(np.float64)))
+        with np.errstate(divide="ignore"):  # an exact ratio may be 0: its log is -inf
+            log_s = ad.Tensor(np.log(score(X, np.full(len(X), t)).astype(np.float64)))
         for row, x in enumerate(x0):
             q = _noised(graph, x, t, X)
             seen = q > 0
