@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from scratchgen.diffusion.sde import _column as column
 from scratchgen.diffusion.sigma_solvers import karras_sigmas
 
 Array = np.ndarray
@@ -84,11 +85,6 @@ def target_decay(N: int, s0: int, mu0: float) -> float:
     """mu(k) = exp(s0 log(mu0) / N(k)) (appendix C): mu0 at the coarsest grid, nearer 1 as the
     grid refines, so that the target moves more slowly when its steps are small."""
     return math.exp(s0 * math.log(mu0) / N)
-
-
-def column(values: Any, x: Array) -> Array:
-    """One number per example, shaped to broadcast against the batch x."""
-    return np.asarray(values, np.float64).reshape((-1,) + (1,) * (x.ndim - 1))
 
 
 def noised_pair(x0: Array, z: Array, t_n: Array, t_next: Array) -> tuple[Array, Array]:

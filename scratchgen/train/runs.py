@@ -48,3 +48,16 @@ def load_run(folder: Path) -> tuple[models.GenerativeModel, dict[str, Any]]:
         raise CheckpointError(f"{path} does not fit the {name} model that config.json "
                               f"describes: {error.args[0]}") from None  # fmt: skip
     return model.eval(), config
+
+
+def load_model_run(folder: str | Path, names: tuple[str, ...], info: data_module.DataInfo,
+                   owner: str, role: str) -> models.GenerativeModel:  # fmt: skip
+    """The trained model of run ``folder`` that model ``owner`` uses as its ``role`` (a
+    teacher, an autoencoder): refused in one line unless it is one of the registered ``names``
+    and was trained on data that ``info`` describes."""
+    model, config = load_run(Path(folder))
+    if config["model"] not in names or model.info != info:
+        raise ValueError(f"{owner}: the {role} in {folder} is a {config['model']} on data of "
+                         f"shape {model.info.shape}; it must be a {' or '.join(names)} trained "
+                         f"on this data, of shape {info.shape}")  # fmt: skip
+    return model

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -94,7 +93,7 @@ class ConsistencyModel(DiffusionModel):
                            y: np.ndarray | None = None) -> Tensor:  # fmt: skip
         """f_theta(x, sigma, y) per example, differentiable in the weights."""
         sigma = np.asarray(sigma, np.float64)
-        c_skip, c_out, c_in = (ad.Tensor(c.reshape((-1,) + (1,) * (x.ndim - 1)).astype(self.dtype))
+        c_skip, c_out, c_in = (ad.Tensor(cm.column(c, x).astype(self.dtype))
                                for c in cm.scalings(sigma, self.epsilon,
                                                     self.hparams["sigma_data"]))  # fmt: skip
         x = ad.astype(x, self.dtype)
@@ -178,13 +177,9 @@ class ConsistencyModel(DiffusionModel):
         if not folder:
             raise ValueError("consistency: objective=distillation needs a teacher: "
                              "teacher=RUN_FOLDER (a trained ddpm) or set_teacher(D)")  # fmt: skip
-        from scratchgen.train import load_run  # the train package imports the models
+        from scratchgen.train.runs import load_model_run  # train imports the models
 
-        teacher, config = load_run(Path(folder))
-        if config["model"] != "ddpm" or teacher.info != self.info:
-            raise ValueError(f"consistency: the teacher in {folder} is a {config['model']} on "
-                             f"data of shape {teacher.info.shape}; distillation takes a ddpm "
-                             f"trained on this data {self.info.shape}")  # fmt: skip
+        teacher = load_model_run(folder, ("ddpm",), self.info, "consistency", "teacher")
         denoiser = teacher.denoiser()
         self.set_teacher(denoiser, denoiser.sigmas)
 

@@ -29,7 +29,6 @@ the VAE's bound (Kingma & Welling 2014, eq. 6) with the DDPM's (Ho et al. 2020, 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -132,13 +131,9 @@ def _load_autoencoder(folder: str, info: DataInfo) -> VAE:
     if not folder:
         raise ValueError("latent_diffusion: give autoencoder=RUN_FOLDER, the run of a trained "
                          "vae on this data")  # fmt: skip
-    from scratchgen.train import load_run  # the train package imports the models
+    from scratchgen.train.runs import load_model_run  # train imports the models
 
-    vae, config = load_run(Path(folder))
-    if not isinstance(vae, VAE) or vae.info != info:
-        raise ValueError(f"latent_diffusion: the run in {folder} is a {config['model']} on data "
-                         f"of shape {vae.info.shape}; it needs a vae on data of shape "
-                         f"{info.shape}")  # fmt: skip
+    vae = load_model_run(folder, ("vae", "iwae"), info, "latent_diffusion", "autoencoder")
     if vae.flow is not None or vae.conditional or vae.inpainting:
         raise ValueError(f"latent_diffusion: the vae in {folder} must have a Gaussian posterior "
                          "and no condition")  # fmt: skip
